@@ -1,0 +1,129 @@
+//! Reading project files from disk: parse each `*.toml` file in a directory, locate every error by
+//! line and field path, then validate.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::error::{ConfigError, ConfigErrors};
+use super::project::ProjectConfig;
+use super::validate::validate;
+
+/// A parsed and validated project with the file it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedProject {
+    /// The project file.
+    pub path: PathBuf,
+    /// The validated configuration, with `${ENV}` references expanded.
+    pub config: ProjectConfig,
+}
+
+/// Loads every `*.toml` project file of `dir`, sorted by file name.
+///
+/// Returns every problem of every file at once; duplicate project names across files are errors.
+pub fn load_dir(dir: &Path) -> Result<Vec<LoadedProject>, ConfigErrors> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: dir.to_path_buf(),
+            line: None,
+            field: String::new(),
+            message: format!("cannot read the config directory: {e}"),
+        }])
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+
+    let mut errors = Vec::new();
+    let mut projects = Vec::new();
+    for file in files {
+        match load_file(&file) {
+            Ok(p) => projects.push(p),
+            Err(ConfigErrors(mut e)) => errors.append(&mut e),
+        }
+    }
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    for p in &projects {
+        if let Some(first) = seen.insert(p.config.name.clone(), p.path.clone()) {
+            errors.push(ConfigError {
+                file: p.path.clone(),
+                line: None,
+                field: "name".into(),
+                message: format!(
+                    "duplicate project name {:?}, already used by {}",
+                    p.config.name,
+                    first.display()
+                ),
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(projects)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// Loads and validates one project file.
+pub fn load_file(path: &Path) -> Result<LoadedProject, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            line: None,
+            field: String::new(),
+            message: format!("cannot read the file: {e}"),
+        }])
+    })?;
+    let config = parse(path, &text).map_err(|e| ConfigErrors(vec![e]))?;
+    let (config, errors) = validate(path, &text, config);
+    if errors.is_empty() {
+        Ok(LoadedProject {
+            path: path.to_path_buf(),
+            config,
+        })
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+fn parse(path: &Path, text: &str) -> Result<ProjectConfig, ConfigError> {
+    let de = toml::Deserializer::new(text);
+    ProjectConfig::deserialize_with_path(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        ConfigError {
+            file: path.to_path_buf(),
+            line: inner.span().map(|s| line_of(text, s.start)),
+            field: if field == "." { String::new() } else { field },
+            message: inner.message().trim_end_matches('\n').to_string(),
+        }
+    })
+}
+
+/// Returns the 1-based line of a byte offset.
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()
+        .iter()
+        .take(offset)
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+trait DeserializeWithPath: Sized {
+    fn deserialize_with_path<'de, D: serde::Deserializer<'de>>(
+        de: D,
+    ) -> Result<Self, serde_path_to_error::Error<D::Error>>;
+}
+
+impl<T: for<'de> Deserialize<'de>> DeserializeWithPath for T {
+    fn deserialize_with_path<'de, D: serde::Deserializer<'de>>(
+        de: D,
+    ) -> Result<Self, serde_path_to_error::Error<D::Error>> {
+        serde_path_to_error::deserialize(de)
+    }
+}

@@ -1,0 +1,17 @@
+//! Sync-project configuration: one TOML file per project in the config directory.
+//!
+//! Loading is two steps: parse (serde, unknown fields rejected, every error located by file, line
+//! and field path) and validate (rules that need the whole file, no I/O). Every problem in every
+//! file is collected and reported at once; a project is only built from a file without errors.
+
+mod env;
+mod error;
+mod load;
+mod project;
+mod validate;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{LoadedProject, load_dir, load_file};
+pub use project::{
+    ObjectConfig, OptionsConfig, ProjectConfig, SourceConfig, SyncConfig, TargetConfig,
+};

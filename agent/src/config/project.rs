@@ -1,0 +1,187 @@
+//! The sync-project file format (TOML). Field names, defaults and units follow OMS where OMS has
+//! the same setting (`../shared/reference/oms-spec.md` §1.15, §3).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A secret string (passwords, secret keys): printed as `***` everywhere.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Secret {
+    /// Returns the secret value; never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One sync project: a source, a RocketMQ target, the objects to carry and options.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// Project name: letters, digits, CJK, `-` and `_`; at most 64 characters.
+    pub name: String,
+    /// False saves the project without starting it (OMS "save").
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Free-form labels.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Where changes are read from.
+    pub source: SourceConfig,
+    /// Where messages are written to.
+    pub target: TargetConfig,
+    /// Which DML kinds are carried.
+    #[serde(default)]
+    pub sync: SyncConfig,
+    /// The tables and their topics.
+    pub objects: Vec<ObjectConfig>,
+    /// Project options.
+    #[serde(default)]
+    pub options: OptionsConfig,
+}
+
+/// A MySQL-protocol source: the OceanBase binlog service, MySQL or MariaDB.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port.
+    #[serde(default = "default_mysql_port")]
+    pub port: u16,
+    /// User with REPLICATION SLAVE, REPLICATION CLIENT and SELECT.
+    pub user: String,
+    /// Password; `${ENV_NAME}` reads it from the environment.
+    #[serde(default)]
+    pub password: Secret,
+    /// Replica server id, unique among the server's replicas.
+    pub server_id: u32,
+    /// Connect timeout in milliseconds.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Heartbeat period asked from the server, in milliseconds; the stream is considered dead
+    /// after three missed heartbeats.
+    #[serde(default = "default_heartbeat_ms")]
+    pub heartbeat_ms: u64,
+}
+
+/// A RocketMQ target.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// Name server list, `host:port;host:port`.
+    pub name_server: String,
+    /// Producer group (OMS default `OMS`).
+    #[serde(default = "default_producer_group")]
+    pub producer_group: String,
+    /// Send timeout in milliseconds (OMS default 3000).
+    #[serde(default = "default_send_timeout_ms")]
+    pub send_timeout_ms: u64,
+    /// Message tag prefix; messages carry `<tag>_tag` (OMS default `default` → `default_tag`).
+    #[serde(default = "default_tag")]
+    pub tag: String,
+}
+
+/// The DML kinds carried (all by default).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Carry INSERT.
+    #[serde(default = "default_true")]
+    pub insert: bool,
+    /// Carry UPDATE.
+    #[serde(default = "default_true")]
+    pub update: bool,
+    /// Carry DELETE.
+    #[serde(default = "default_true")]
+    pub delete: bool,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            insert: true,
+            update: true,
+            delete: true,
+        }
+    }
+}
+
+/// One source table mapped to one existing topic.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectConfig {
+    /// Source database.
+    pub database: String,
+    /// Source table.
+    pub table: String,
+    /// Existing RocketMQ topic.
+    pub topic: String,
+    /// Columns whose values choose the queue; default the primary key.
+    #[serde(default)]
+    pub sharding_columns: Vec<String>,
+}
+
+/// Project options.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionsConfig {
+    /// Serialization format: `default`.
+    #[serde(default = "default_format")]
+    pub format: String,
+}
+
+impl Default for OptionsConfig {
+    fn default() -> Self {
+        OptionsConfig {
+            format: default_format(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The MySQL protocol's standard port.
+fn default_mysql_port() -> u16 {
+    3306
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    5_000
+}
+
+/// One heartbeat a second: a dead link is noticed within about three seconds.
+fn default_heartbeat_ms() -> u64 {
+    1_000
+}
+
+/// OMS default producer group.
+fn default_producer_group() -> String {
+    "OMS".into()
+}
+
+/// OMS default send timeout.
+fn default_send_timeout_ms() -> u64 {
+    3_000
+}
+
+/// OMS default tag (`default` → `default_tag`).
+fn default_tag() -> String {
+    "default".into()
+}
+
+/// OMS default serialization format.
+fn default_format() -> String {
+    "default".into()
+}

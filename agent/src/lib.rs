@@ -1,0 +1,21 @@
+//! obsync: a small agent that streams row changes from the OceanBase binlog service, MySQL or
+//! MariaDB into RocketMQ, through sandboxed WebAssembly format modules.
+//!
+//! The data path has no back-edges:
+//! `config` → `supervisor` (one task per project) → `source` (binlog) → `schema` → `route`
+//! (objects, sharding key) → `wasm` (format) → `sink` (RocketMQ, per-queue order) → `checkpoint`.
+//! [`run`] takes its directories and a shutdown future, so tests start the real thing in-process.
+#![recursion_limit = "256"]
+
+pub mod checkpoint;
+pub mod config;
+pub mod route;
+pub mod schema;
+pub mod sink;
+pub mod source;
+pub mod status;
+pub mod supervisor;
+pub mod telemetry;
+pub mod wasm;
+
+pub use supervisor::{RunError, RunOptions, run, shutdown_signal};

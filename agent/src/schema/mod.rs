@@ -1,0 +1,99 @@
+//! Source table schemas: names, types, signedness, charsets and keys of the tables seen in the
+//! binlog, and the decoding layout of each column.
+//!
+//! Today the schema of a table comes from its TABLE_MAP event's optional metadata
+//! (`binlog_row_metadata=FULL` on MariaDB 10.5+ and MySQL 8). Invariant: a [`SourceTable`] always
+//! has one [`SourceColumn`] per column of the row images it decodes, with a real name.
+
+mod table_map;
+
+pub use table_map::from_table_map;
+
+use mysql_common::constants::ColumnType as MyType;
+use obsync_sdk::{ColumnSchema, ColumnType, TableSchema};
+
+/// Why a table's schema could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    /// The server does not send column names (OceanBase binlog service, MySQL 5.7, or
+    /// `binlog_row_metadata` other than FULL).
+    #[error(
+        "table `{database}`.`{table}`: the binlog carries no column names; set binlog_row_metadata=FULL on the source"
+    )]
+    NoColumnNames {
+        /// Database.
+        database: String,
+        /// Table.
+        table: String,
+    },
+    /// The TABLE_MAP event could not be understood.
+    #[error("table `{database}`.`{table}`: bad table map: {message}")]
+    BadTableMap {
+        /// Database.
+        database: String,
+        /// Table.
+        table: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// One column of a source table, with what is needed to decode and describe it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceColumn {
+    /// The column name.
+    pub name: String,
+    /// The type family.
+    pub column_type: ColumnType,
+    /// The SQL type as far as the binlog tells, e.g. `decimal(20,6)` or `int unsigned`.
+    pub sql_type: String,
+    /// True for UNSIGNED numeric columns.
+    pub unsigned: bool,
+    /// True when the column accepts NULL.
+    pub nullable: bool,
+    /// Collation id (63 = binary, 0 = unknown).
+    pub charset: u16,
+    /// The binlog type used to decode values.
+    pub binlog_type: MyType,
+    /// The binlog type metadata (0–3 bytes).
+    pub meta: Vec<u8>,
+    /// ENUM members, in order (index 1 is the first).
+    pub enum_values: Vec<String>,
+    /// SET members, bit 0 first.
+    pub set_values: Vec<String>,
+}
+
+/// A source table: database, name, columns in row-image order and primary-key columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceTable {
+    /// Database name.
+    pub database: String,
+    /// Table name.
+    pub table: String,
+    /// Columns in row-image order.
+    pub columns: Vec<SourceColumn>,
+    /// Indexes of the primary-key columns, in key order.
+    pub primary_key: Vec<usize>,
+}
+
+impl SourceTable {
+    /// Returns the schema handed to modules (names as the consumer sees them).
+    pub fn to_module_schema(&self) -> TableSchema {
+        TableSchema {
+            database: self.database.clone(),
+            table: self.table.clone(),
+            columns: self
+                .columns
+                .iter()
+                .map(|c| ColumnSchema {
+                    name: c.name.clone(),
+                    column_type: c.column_type,
+                    sql_type: c.sql_type.clone(),
+                    unsigned: c.unsigned,
+                    nullable: c.nullable,
+                })
+                .collect(),
+            primary_key: self.primary_key.iter().map(|&i| i as u32).collect(),
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! Building a [`SourceTable`] from a TABLE_MAP event and its optional metadata.
+//!
+//! The optional metadata iterators are consumed exactly as MySQL writes them: one signedness bit
+//! per numeric column (YEAR and DECIMAL included), one charset per character column, ENUM/SET
+//! charsets separately, names for every column.
+
+use mysql_common::binlog::events::{OptionalMetaExtractor, OptionalMetadataField, TableMapEvent};
+use mysql_common::constants::ColumnType as MyType;
+use obsync_sdk::ColumnType;
+
+use super::{SchemaError, SourceColumn, SourceTable};
+
+/// The binary collation id.
+pub const BINARY_CHARSET: u16 = 63;
+
+/// Builds a table from a TABLE_MAP event; fails when the event has no column names.
+pub fn from_table_map(tme: &TableMapEvent<'_>) -> Result<SourceTable, SchemaError> {
+    let database = tme.database_name().into_owned();
+    let table = tme.table_name().into_owned();
+    let bad = |message: String| SchemaError::BadTableMap {
+        database: database.clone(),
+        table: table.clone(),
+        message,
+    };
+    let ex =
+        OptionalMetaExtractor::new(tme.iter_optional_meta()).map_err(|e| bad(e.to_string()))?;
+    let mut signedness = ex.iter_signedness();
+    let mut charsets = ex.iter_charset();
+    let mut enum_set_charsets = ex.iter_enum_and_set_charset();
+    let mut names = ex.iter_column_name();
+    let primary_key: Vec<usize> = ex
+        .iter_primary_key()
+        .map(|r| r.map(|i| i as usize))
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(e.to_string()))?;
+    let mut enums: Vec<Vec<String>> = Vec::new();
+    let mut sets: Vec<Vec<String>> = Vec::new();
+    for field in tme.iter_optional_meta() {
+        match field.map_err(|e| bad(e.to_string()))? {
+            OptionalMetadataField::EnumStrValue(v) => {
+                for e in v.iter_values() {
+                    let e = e.map_err(|e| bad(e.to_string()))?;
+                    enums.push(e.values().iter().map(|s| s.value().into_owned()).collect());
+                }
+            }
+            OptionalMetadataField::SetStrValue(v) => {
+                for s in v.iter_values() {
+                    let s = s.map_err(|e| bad(e.to_string()))?;
+                    sets.push(s.values().iter().map(|x| x.value().into_owned()).collect());
+                }
+            }
+            _ => {}
+        }
+    }
+    let nullable = tme.null_bitmask();
+    let (mut enum_i, mut set_i) = (0usize, 0usize);
+    let count = usize::try_from(tme.columns_count()).map_err(|_| bad("too many columns".into()))?;
+    let mut columns = Vec::with_capacity(count);
+    for i in 0..count {
+        let binlog_type = tme
+            .get_column_type(i)
+            .map_err(|e| bad(format!("column {i}: {e}")))?
+            .ok_or_else(|| bad(format!("column {i}: no type")))?;
+        let meta = tme
+            .get_column_metadata(i)
+            .ok_or_else(|| bad(format!("column {i}: no metadata")))?
+            .to_vec();
+        check_meta(binlog_type, &meta).map_err(|m| bad(format!("column {i}: {m}")))?;
+        let unsigned = binlog_type.is_numeric_type() && signedness.next().unwrap_or(false);
+        let charset = if binlog_type.is_character_type() {
+            charsets
+                .next()
+                .transpose()
+                .map_err(|e| bad(e.to_string()))?
+                .unwrap_or(0)
+        } else if binlog_type.is_enum_or_set_type() {
+            enum_set_charsets
+                .next()
+                .transpose()
+                .map_err(|e| bad(e.to_string()))?
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let name = match names.next().transpose().map_err(|e| bad(e.to_string()))? {
+            Some(n) => n.name().into_owned(),
+            None => {
+                return Err(SchemaError::NoColumnNames {
+                    database: database.clone(),
+                    table: table.clone(),
+                });
+            }
+        };
+        let enum_values = if binlog_type == MyType::MYSQL_TYPE_ENUM {
+            enum_i += 1;
+            enums.get(enum_i - 1).cloned().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let set_values = if binlog_type == MyType::MYSQL_TYPE_SET {
+            set_i += 1;
+            sets.get(set_i - 1).cloned().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let column_type = family(binlog_type, charset);
+        columns.push(SourceColumn {
+            name,
+            column_type,
+            sql_type: sql_type(column_type, &meta, unsigned),
+            unsigned,
+            nullable: nullable.get(i).is_some_and(|b| *b),
+            charset,
+            binlog_type,
+            meta,
+            enum_values,
+            set_values,
+        });
+    }
+    if let Some(&bad_pk) = primary_key.iter().find(|&&i| i >= count) {
+        return Err(bad(format!("primary key column {bad_pk} out of range")));
+    }
+    Ok(SourceTable {
+        database,
+        table,
+        columns,
+        primary_key,
+    })
+}
+
+/// Rejects metadata that would make the value parser index out of bounds.
+fn check_meta(t: MyType, meta: &[u8]) -> Result<(), String> {
+    use MyType::*;
+    let need = match t {
+        MYSQL_TYPE_BIT
+        | MYSQL_TYPE_STRING
+        | MYSQL_TYPE_ENUM
+        | MYSQL_TYPE_SET
+        | MYSQL_TYPE_NEWDECIMAL
+        | MYSQL_TYPE_VARCHAR
+        | MYSQL_TYPE_VAR_STRING => 2,
+        MYSQL_TYPE_BLOB
+        | MYSQL_TYPE_TINY_BLOB
+        | MYSQL_TYPE_MEDIUM_BLOB
+        | MYSQL_TYPE_LONG_BLOB
+        | MYSQL_TYPE_GEOMETRY
+        | MYSQL_TYPE_JSON
+        | MYSQL_TYPE_FLOAT
+        | MYSQL_TYPE_DOUBLE
+        | MYSQL_TYPE_TIME2
+        | MYSQL_TYPE_DATETIME2
+        | MYSQL_TYPE_TIMESTAMP2 => 1,
+        _ => 0,
+    };
+    if meta.len() < need {
+        Err(format!(
+            "type {t:?} needs {need} metadata bytes, got {}",
+            meta.len()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Maps a binlog type and charset to a type family.
+fn family(t: MyType, charset: u16) -> ColumnType {
+    use MyType::*;
+    let binary = charset == BINARY_CHARSET;
+    match t {
+        MYSQL_TYPE_TINY => ColumnType::TinyInt,
+        MYSQL_TYPE_SHORT => ColumnType::SmallInt,
+        MYSQL_TYPE_INT24 => ColumnType::MediumInt,
+        MYSQL_TYPE_LONG => ColumnType::Int,
+        MYSQL_TYPE_LONGLONG => ColumnType::BigInt,
+        MYSQL_TYPE_DECIMAL | MYSQL_TYPE_NEWDECIMAL => ColumnType::Decimal,
+        MYSQL_TYPE_FLOAT => ColumnType::Float,
+        MYSQL_TYPE_DOUBLE => ColumnType::Double,
+        MYSQL_TYPE_BIT => ColumnType::Bit,
+        MYSQL_TYPE_YEAR => ColumnType::Year,
+        MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE => ColumnType::Date,
+        MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => ColumnType::Time,
+        MYSQL_TYPE_DATETIME | MYSQL_TYPE_DATETIME2 => ColumnType::DateTime,
+        MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_TIMESTAMP2 => ColumnType::Timestamp,
+        MYSQL_TYPE_JSON => ColumnType::Json,
+        MYSQL_TYPE_ENUM => ColumnType::Enum,
+        MYSQL_TYPE_SET => ColumnType::Set,
+        MYSQL_TYPE_GEOMETRY => ColumnType::Geometry,
+        MYSQL_TYPE_STRING if binary => ColumnType::Binary,
+        MYSQL_TYPE_STRING => ColumnType::Char,
+        MYSQL_TYPE_VARCHAR | MYSQL_TYPE_VAR_STRING if binary => ColumnType::VarBinary,
+        MYSQL_TYPE_VARCHAR | MYSQL_TYPE_VAR_STRING => ColumnType::VarChar,
+        _ if binary => ColumnType::Blob,
+        _ => ColumnType::Text,
+    }
+}
+
+/// Describes the SQL type as far as the binlog metadata tells.
+fn sql_type(t: ColumnType, meta: &[u8], unsigned: bool) -> String {
+    let base = match t {
+        ColumnType::TinyInt => "tinyint".to_string(),
+        ColumnType::SmallInt => "smallint".into(),
+        ColumnType::MediumInt => "mediumint".into(),
+        ColumnType::Int => "int".into(),
+        ColumnType::BigInt => "bigint".into(),
+        ColumnType::Decimal => match meta {
+            [p, s, ..] => format!("decimal({p},{s})"),
+            _ => "decimal".into(),
+        },
+        ColumnType::Float => "float".into(),
+        ColumnType::Double => "double".into(),
+        ColumnType::Bit => match meta {
+            [bits, bytes, ..] => format!("bit({})", *bytes as u32 * 8 + *bits as u32),
+            _ => "bit".into(),
+        },
+        ColumnType::Char => "char".into(),
+        ColumnType::VarChar => "varchar".into(),
+        ColumnType::Text => "text".into(),
+        ColumnType::Binary => "binary".into(),
+        ColumnType::VarBinary => "varbinary".into(),
+        ColumnType::Blob => "blob".into(),
+        ColumnType::Date => "date".into(),
+        ColumnType::Time => fsp("time", meta),
+        ColumnType::DateTime => fsp("datetime", meta),
+        ColumnType::Timestamp => fsp("timestamp", meta),
+        ColumnType::Year => "year".into(),
+        ColumnType::Enum => "enum".into(),
+        ColumnType::Set => "set".into(),
+        ColumnType::Json => "json".into(),
+        ColumnType::Geometry => "geometry".into(),
+    };
+    if unsigned && t != ColumnType::Year {
+        format!("{base} unsigned")
+    } else {
+        base
+    }
+}
+
+fn fsp(name: &str, meta: &[u8]) -> String {
+    match meta.first() {
+        Some(&n) if n > 0 => format!("{name}({n})"),
+        _ => name.to_string(),
+    }
+}

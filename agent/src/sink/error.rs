@@ -1,0 +1,99 @@
+//! Sink errors, classified by what the project should do next.
+
+use rocketmq_client_rust::{ClientError, MQClientException};
+
+/// Why a send or a topic check failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SinkError {
+    /// The topic does not exist (obsync never creates topics).
+    #[error(
+        "topic {topic:?} does not exist on the name server {name_server}; create it first (obsync never creates topics)"
+    )]
+    MissingTopic {
+        /// The topic.
+        topic: String,
+        /// The name server list asked.
+        name_server: String,
+    },
+    /// The broker refused a message because it is too large.
+    #[error(
+        "message of {bytes} bytes for topic {topic:?} is larger than the broker accepts: {detail}"
+    )]
+    TooLarge {
+        /// The topic.
+        topic: String,
+        /// The message size.
+        bytes: usize,
+        /// The broker's or client's words.
+        detail: String,
+    },
+    /// The broker denied access (ACL).
+    #[error(
+        "the broker denied access to topic {topic:?} (check access_key / secret_key): {detail}"
+    )]
+    Denied {
+        /// The topic.
+        topic: String,
+        /// The broker's words.
+        detail: String,
+    },
+    /// A transient failure: timeout, connection, broker busy. Retrying may succeed.
+    #[error("sending to topic {topic:?} failed, will retry: {detail}")]
+    Transient {
+        /// The topic.
+        topic: String,
+        /// The cause.
+        detail: String,
+    },
+    /// The client runtime or producer could not start.
+    #[error("rocketmq client: {0}")]
+    Client(String),
+}
+
+impl SinkError {
+    /// Returns true when the same send may succeed later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SinkError::Transient { .. } | SinkError::Client(_))
+    }
+
+    /// Classifies a client error for a send to `topic` of `bytes` bytes.
+    pub fn classify(topic: &str, bytes: usize, e: &ClientError) -> SinkError {
+        let code = e.descriptor().code().as_str().to_string();
+        let detail = match e.source_ref::<MQClientException>() {
+            Some(x) => format!(
+                "{e} ({}: {})",
+                x.response_code(),
+                x.error_message().map(|m| m.to_string()).unwrap_or_default()
+            ),
+            None => e.to_string(),
+        };
+        let topic = topic.to_string();
+        match code.as_str() {
+            "broker.operation.failed" => match e.broker_response_code() {
+                Some(13) => SinkError::TooLarge {
+                    topic,
+                    bytes,
+                    detail,
+                },
+                Some(16) => SinkError::Denied { topic, detail },
+                Some(17) => SinkError::MissingTopic {
+                    topic,
+                    name_server: String::from("(broker)"),
+                },
+                _ => SinkError::Transient { topic, detail },
+            },
+            "core.argument.invalid" => match e
+                .source_ref::<MQClientException>()
+                .map(|x| x.response_code())
+            {
+                Some(13) => SinkError::TooLarge {
+                    topic,
+                    bytes,
+                    detail,
+                },
+                _ => SinkError::Transient { topic, detail },
+            },
+            _ => SinkError::Transient { topic, detail },
+        }
+    }
+}

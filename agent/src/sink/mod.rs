@@ -1,0 +1,16 @@
+//! The RocketMQ sink: sends formatted messages to the queue chosen by their sharding key and
+//! returns only when the broker acknowledged all of them.
+//!
+//! Invariants: messages of one queue are sent in the order given, one batch in flight per queue,
+//! so rows with the same key keep their commit order; different queues are sent in parallel.
+//! Topics are never created: each topic's route is looked up (name server only) before the first
+//! send, and a missing topic is a [`SinkError::MissingTopic`].
+
+mod client;
+mod error;
+pub mod queue;
+mod send;
+
+pub use client::RocketMqClient;
+pub use error::SinkError;
+pub use send::{Outgoing, RocketMqSink};

@@ -1,0 +1,178 @@
+//! Sending: per-queue ordered batches, all queues in parallel, one batch in flight per queue.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use futures_util::future::try_join_all;
+use rocketmq_client_rust::{ClientRuntime, DefaultMQProducer};
+use rocketmq_model::common::message::message_queue::MessageQueue;
+use rocketmq_model::common::message::message_single::Message;
+
+use super::error::SinkError;
+use crate::config::TargetConfig;
+
+/// At most this many messages per batch request.
+const MAX_BATCH_MESSAGES: usize = 256;
+/// At most this many body bytes per batch request (the broker's default limit is 4 MiB).
+const MAX_BATCH_BYTES: usize = 1 << 20;
+
+/// One message ready to send, with its topic and queue index.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// Index into the topic's queue list (see [`RocketMqSink::queue_count`]).
+    pub queue: usize,
+    /// Body size, for batching.
+    pub bytes: usize,
+    /// The message.
+    pub message: Message,
+}
+
+/// A started producer plus the routes of the topics it sends to.
+pub struct RocketMqSink {
+    producer: DefaultMQProducer,
+    name_server: String,
+    queues: HashMap<String, Vec<MessageQueue>>,
+}
+
+impl RocketMqSink {
+    /// Starts a producer for a project.
+    pub async fn start(
+        runtime: Arc<ClientRuntime>,
+        target: &TargetConfig,
+    ) -> Result<Self, SinkError> {
+        let mut producer = DefaultMQProducer::builder(runtime)
+            .producer_group(target.producer_group.as_str())
+            .name_server_addr(target.name_server.as_str())
+            .send_msg_timeout(u32::try_from(target.send_timeout_ms).unwrap_or(u32::MAX))
+            .retry_times_when_send_failed(0)
+            .build();
+        producer
+            .start()
+            .await
+            .map_err(|e| SinkError::Client(format!("cannot start the producer: {e}")))?;
+        Ok(RocketMqSink {
+            producer,
+            name_server: target.name_server.clone(),
+            queues: HashMap::new(),
+        })
+    }
+
+    /// Looks up a topic's route on the name server (never creating it) and returns its number of
+    /// writable queues.
+    pub async fn prepare_topic(&mut self, topic: &str) -> Result<usize, SinkError> {
+        match self.producer.fetch_publish_message_queues(topic).await {
+            Ok(mut qs) if !qs.is_empty() => {
+                qs.sort();
+                let n = qs.len();
+                self.queues.insert(topic.to_string(), qs);
+                Ok(n)
+            }
+            Ok(_) => Err(self.missing(topic)),
+            Err(e) => {
+                let text = format!(
+                    "{e} {:?}",
+                    e.source_ref::<rocketmq_client_rust::MQClientException>()
+                        .and_then(|x| x.error_message().map(str::to_string))
+                );
+                if text.contains("Can not find Message Queue") || text.contains("No route") {
+                    Err(self.missing(topic))
+                } else {
+                    Err(SinkError::Transient {
+                        topic: topic.to_string(),
+                        detail: format!(
+                            "cannot read the route from the name server {}: {text}",
+                            self.name_server
+                        ),
+                    })
+                }
+            }
+        }
+    }
+
+    fn missing(&self, topic: &str) -> SinkError {
+        SinkError::MissingTopic {
+            topic: topic.to_string(),
+            name_server: self.name_server.clone(),
+        }
+    }
+
+    /// Returns the number of queues of a prepared topic.
+    pub fn queue_count(&self, topic: &str) -> Option<usize> {
+        self.queues.get(topic).map(Vec::len)
+    }
+
+    /// Sends every message and returns when all are acknowledged; order is kept per queue.
+    pub async fn send_all(&self, messages: Vec<Outgoing>) -> Result<(), SinkError> {
+        let mut lanes: BTreeMap<(Arc<str>, usize), Vec<Outgoing>> = BTreeMap::new();
+        for m in messages {
+            lanes.entry((m.topic.clone(), m.queue)).or_default().push(m);
+        }
+        let mut sends = Vec::with_capacity(lanes.len());
+        for ((topic, queue), msgs) in lanes {
+            let mq = self
+                .queues
+                .get(topic.as_ref())
+                .and_then(|qs| qs.get(queue))
+                .cloned()
+                .ok_or_else(|| self.missing(&topic))?;
+            sends.push(self.send_lane(topic, mq, msgs));
+        }
+        try_join_all(sends).await?;
+        Ok(())
+    }
+
+    async fn send_lane(
+        &self,
+        topic: Arc<str>,
+        mq: MessageQueue,
+        msgs: Vec<Outgoing>,
+    ) -> Result<(), SinkError> {
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        for m in msgs {
+            if !batch.is_empty()
+                && (batch.len() >= MAX_BATCH_MESSAGES || bytes + m.bytes > MAX_BATCH_BYTES)
+            {
+                self.send_batch(&topic, &mq, std::mem::take(&mut batch), bytes)
+                    .await?;
+                bytes = 0;
+            }
+            bytes += m.bytes;
+            batch.push(m.message);
+        }
+        if !batch.is_empty() {
+            self.send_batch(&topic, &mq, batch, bytes).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_batch(
+        &self,
+        topic: &str,
+        mq: &MessageQueue,
+        batch: Vec<Message>,
+        bytes: usize,
+    ) -> Result<(), SinkError> {
+        let count = batch.len();
+        let result = self
+            .producer
+            .send_batch_to_queue(batch, mq.clone())
+            .await
+            .map_err(|e| SinkError::classify(topic, bytes, &e))?;
+        tracing::trace!(
+            topic,
+            queue = mq.queue_id(),
+            count,
+            offset = result.queue_offset,
+            "batch acknowledged"
+        );
+        Ok(())
+    }
+
+    /// Stops the producer.
+    pub async fn shutdown(mut self) {
+        self.producer.shutdown().await;
+    }
+}

@@ -1,0 +1,68 @@
+//! Source errors, classified: [`SourceError::is_retryable`] tells the supervisor whether to
+//! reconnect from the checkpoint or to stop the project.
+
+use crate::schema::SchemaError;
+use crate::source::decode::DecodeError;
+
+/// Why reading the binlog failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SourceError {
+    /// The server could not be reached or refused the login.
+    #[error("cannot connect to {addr} as {user:?}: {message}")]
+    Connect {
+        /// `host:port`.
+        addr: String,
+        /// The user.
+        user: String,
+        /// The cause.
+        message: String,
+    },
+    /// The stream broke: network error, server shutdown or no heartbeat in time.
+    #[error("binlog stream from {addr} interrupted: {message}")]
+    Disconnected {
+        /// `host:port`.
+        addr: String,
+        /// The cause.
+        message: String,
+    },
+    /// The server refused the dump request or reported an error (e.g. a purged position).
+    #[error("server {addr} refused the binlog stream: {message}")]
+    Server {
+        /// `host:port`.
+        addr: String,
+        /// The server's words.
+        message: String,
+    },
+    /// The binlog is not usable as configured (binlog off, wrong format, ...).
+    #[error("server {addr}: {message}")]
+    Setup {
+        /// `host:port`.
+        addr: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// An event could not be parsed.
+    #[error("bad binlog event at {position}: {message}")]
+    Protocol {
+        /// `file:offset` of the event.
+        position: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A table's schema could not be determined.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// A row image could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+impl SourceError {
+    /// Returns true when reconnecting may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Connect { .. } | SourceError::Disconnected { .. }
+        )
+    }
+}

@@ -1,0 +1,92 @@
+//! Hand-parsed event bodies that `mysql_common` does not decode: MariaDB GTID events, the first
+//! ROTATE's file name, and MySQL GTID text. All parsers are bounds-checked.
+
+use mysql_common::binlog::events::Event;
+use mysql_common::proto::MySerialize;
+
+/// MariaDB event type GTID.
+pub const MARIADB_GTID: u8 = 162;
+/// First MariaDB compressed event type (QUERY_COMPRESSED); 165–171 are compressed events.
+pub const MARIADB_COMPRESSED_FIRST: u8 = 165;
+/// Last MariaDB compressed event type.
+pub const MARIADB_COMPRESSED_LAST: u8 = 171;
+
+/// A MariaDB GTID event: `domain-server-seq`, and whether it starts a standalone (DDL) event group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MariaGtid {
+    /// GTID text `domain-server-seq`.
+    pub text: String,
+    /// True when the group is a single standalone statement (DDL, non-transactional).
+    pub standalone: bool,
+}
+
+/// Parses a MariaDB GTID event body (`seq u64, domain u32, flags u8, ...`).
+pub fn parse_maria_gtid(body: &[u8], server_id: u32) -> Option<MariaGtid> {
+    let seq = u64::from_le_bytes(body.get(0..8)?.try_into().ok()?);
+    let domain = u32::from_le_bytes(body.get(8..12)?.try_into().ok()?);
+    let flags = *body.get(12)?;
+    Some(MariaGtid {
+        text: format!("{domain}-{server_id}-{seq}"),
+        standalone: flags & 0x01 != 0,
+    })
+}
+
+/// Formats a MySQL GTID `uuid:gno`.
+pub fn mysql_gtid(sid: [u8; 16], gno: u64) -> String {
+    let h: String = sid.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}:{gno}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Returns the file name of a ROTATE event read before the first FORMAT_DESCRIPTION event.
+///
+/// `mysql_common` does not yet know the checksum algorithm then and leaves the 4 CRC bytes in the
+/// name (mysql_async issue #189); they are stripped when they are a valid CRC32 of the event.
+pub fn rotate_name_before_fde(ev: &Event) -> Vec<u8> {
+    let d = ev.data();
+    let name = d.get(8..).unwrap_or_default();
+    if name.len() > 4 && d.len() >= 4 {
+        let mut header = Vec::with_capacity(19);
+        ev.header().serialize(&mut header);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&header);
+        crc.update(&d[..d.len() - 4]);
+        if crc.finalize().to_le_bytes() == d[d.len() - 4..] {
+            return name[..name.len() - 4].to_vec();
+        }
+    }
+    name.to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_mariadb_gtid() {
+        let mut body = 20u64.to_le_bytes().to_vec();
+        body.extend_from_slice(&0u32.to_le_bytes());
+        body.push(0x0c);
+        let g = parse_maria_gtid(&body, 1).unwrap();
+        assert_eq!(g.text, "0-1-20");
+        assert!(!g.standalone);
+        body[12] = 0x29;
+        assert!(parse_maria_gtid(&body, 1).unwrap().standalone);
+        assert_eq!(parse_maria_gtid(&body[..10], 1), None);
+    }
+
+    #[test]
+    fn formats_mysql_gtid() {
+        let sid = [
+            0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42,
+            0x95, 0x62,
+        ];
+        assert_eq!(mysql_gtid(sid, 5), "3e11fa47-71ca-11e1-9e33-c80aa9429562:5");
+    }
+}

@@ -1,0 +1,17 @@
+//! The binlog source: connects to the server as a replica, reads events, and turns them into row
+//! chunks and commit points.
+//!
+//! Invariants: rows are produced in binlog order; every [`SourceEvent::Commit`] carries a position
+//! at a transaction boundary, so resuming from it never starts mid-transaction; a silent link is
+//! detected by a read deadline of three heartbeats; a server shutdown (end of stream), a network
+//! error and a timeout are all reported as [`SourceError::Disconnected`], which is retryable.
+
+mod connect;
+pub mod decode;
+mod error;
+mod events;
+mod reader;
+
+pub use connect::{Flavor, SourceOptions};
+pub use error::SourceError;
+pub use reader::{BinlogReader, RowsChunk, SourceEvent};

@@ -1,0 +1,97 @@
+//! Errors of a project and of the agent as a whole.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::checkpoint::CheckpointError;
+use crate::config::ConfigErrors;
+use crate::route::RouteError;
+use crate::sink::SinkError;
+use crate::source::SourceError;
+use crate::wasm::WasmError;
+
+/// Why a project stopped or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// A start check failed; names the project file and the field to fix.
+    #[error("{}: `{field}`: {message}", file.display())]
+    Start {
+        /// The project file.
+        file: PathBuf,
+        /// The field the problem belongs to.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Reading the binlog failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// Sending to RocketMQ failed.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// The format module failed.
+    #[error(transparent)]
+    Wasm(#[from] WasmError),
+    /// Routing failed (bad sharding columns).
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    /// The checkpoint store failed.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+}
+
+impl ProjectError {
+    /// Returns true when restarting from the checkpoint may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ProjectError::Source(e) => e.is_retryable(),
+            ProjectError::Sink(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+/// Why `run` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The config directory has errors.
+    #[error("invalid configuration:\n{0}")]
+    Config(ConfigErrors),
+    /// The data directory is not usable.
+    #[error("data directory {path}: {message}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// The cause.
+        message: String,
+    },
+    /// The checkpoint store could not be opened.
+    #[error(transparent)]
+    Checkpoint(CheckpointError),
+    /// The WebAssembly engine could not start.
+    #[error(transparent)]
+    Wasm(crate::wasm::WasmError),
+    /// The RocketMQ client could not start.
+    #[error(transparent)]
+    Sink(SinkError),
+    /// No project could be started.
+    #[error("no project could be started:\n{}", Lines(.0))]
+    NotStarted(Vec<ProjectError>),
+    /// Every started project failed.
+    #[error("every project failed:\n{}", Lines(.0))]
+    AllFailed(Vec<ProjectError>),
+}
+
+struct Lines<'a>(&'a [ProjectError]);
+
+impl fmt::Display for Lines<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,270 @@
+//! One sync project: start checks, then the stream → route → format → send → checkpoint loop,
+//! restarted from the checkpoint after a retryable failure.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use obsync_sdk::{ChangeKind, FormatOptions};
+use rocketmq_client_rust::ClientRuntime;
+use rocketmq_model::common::message::message_single::Message;
+use tokio::sync::watch;
+
+use super::batch::PendingBatch;
+use super::error::ProjectError;
+use crate::checkpoint::CheckpointStore;
+use crate::config::{LoadedProject, ProjectConfig};
+use crate::route::Router;
+use crate::sink::queue::queue_for_key;
+use crate::sink::{Outgoing, RocketMqSink, SinkError};
+use crate::source::{BinlogReader, SourceEvent, SourceOptions};
+use crate::status::{ProjectState, StatusBoard};
+use crate::wasm::{FormatInstance, LoadedModule, ModuleLimits, WasmEngine, builtin_format};
+
+/// Rows collected before a format call and send, also inside one transaction (bounds memory).
+pub const MAX_BATCH_ROWS: usize = 2048;
+/// The longest wait between reconnect attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// A prepared project, ready to run.
+pub struct ProjectRunner {
+    file: PathBuf,
+    config: ProjectConfig,
+    source: SourceOptions,
+    router: Router,
+    format: FormatInstance,
+    sink: RocketMqSink,
+    store: CheckpointStore,
+    options: FormatOptions,
+    tag: String,
+    status: StatusBoard,
+}
+
+impl ProjectRunner {
+    /// Runs the start checks (source reachable, format loads, every topic exists) and builds the
+    /// project. Each failure names the project file and the field to fix.
+    pub async fn prepare(
+        project: LoadedProject,
+        engine: &WasmEngine,
+        runtime: Arc<ClientRuntime>,
+        store: CheckpointStore,
+        status: StatusBoard,
+    ) -> Result<Self, ProjectError> {
+        let LoadedProject { path: file, config } = project;
+        let start_err = |field: &str, message: String| ProjectError::Start {
+            file: file.clone(),
+            field: field.to_string(),
+            message,
+        };
+        let source = SourceOptions {
+            host: config.source.host.clone(),
+            port: config.source.port,
+            user: config.source.user.clone(),
+            password: config.source.password.expose().to_string(),
+            server_id: config.source.server_id,
+            connect_timeout: Duration::from_millis(config.source.connect_timeout_ms),
+            heartbeat: Duration::from_millis(config.source.heartbeat_ms),
+        };
+        let mut conn = source
+            .connect()
+            .await
+            .map_err(|e| start_err("source", e.to_string()))?;
+        let flavor = source
+            .flavor(&mut conn)
+            .await
+            .map_err(|e| start_err("source", e.to_string()))?;
+        let _ = conn.disconnect().await;
+
+        let bytes = builtin_format(&config.options.format).ok_or_else(|| {
+            start_err(
+                "options.format",
+                format!("unknown format {:?}", config.options.format),
+            )
+        })?;
+        let module = LoadedModule::load(
+            engine,
+            &config.options.format,
+            bytes,
+            ModuleLimits::default(),
+        )
+        .map_err(|e| start_err("options.format", e.to_string()))?;
+        let format =
+            FormatInstance::new(module).map_err(|e| start_err("options.format", e.to_string()))?;
+
+        let mut sink = RocketMqSink::start(runtime, &config.target)
+            .await
+            .map_err(|e| start_err("target", e.to_string()))?;
+        for (i, object) in config.objects.iter().enumerate() {
+            if sink.queue_count(&object.topic).is_none() {
+                sink.prepare_topic(&object.topic)
+                    .await
+                    .map_err(|e| start_err(&format!("objects[{i}].topic"), e.to_string()))?;
+            }
+        }
+        let router = Router::new(&config.objects);
+        let options = FormatOptions {
+            db_type: flavor.db_type().to_string(),
+            business_system_id: None,
+            sequence_numbers: false,
+        };
+        let tag = format!("{}_tag", config.target.tag);
+        tracing::info!(project = %config.name, file = %file.display(), ?flavor, "project prepared");
+        Ok(ProjectRunner {
+            file,
+            config,
+            source,
+            router,
+            format,
+            sink,
+            store,
+            options,
+            tag,
+            status,
+        })
+    }
+
+    /// Runs until `stop` turns true or a non-retryable error occurs.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<(), ProjectError> {
+        let mut backoff = Duration::from_millis(200);
+        let result = loop {
+            match self.stream_once(&mut stop).await {
+                Ok(()) => break Ok(()),
+                Err(e) if e.is_retryable() => {
+                    self.status.update(&self.config.name, |s| {
+                        s.state = ProjectState::Retrying;
+                        s.last_error = Some(e.to_string());
+                    });
+                    tracing::warn!(project = %self.config.name, error = %e, retry_in = ?backoff, "retrying from the checkpoint");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.wait_for(|s| *s) => break Ok(()),
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        let final_state = if result.is_ok() {
+            ProjectState::Stopped
+        } else {
+            ProjectState::Failed
+        };
+        self.status.update(&self.config.name, |s| {
+            s.state = final_state;
+            if let Err(e) = &result {
+                s.last_error = Some(e.to_string());
+            }
+        });
+        if let Err(e) = &result {
+            tracing::error!(project = %self.config.name, file = %self.file.display(), error = %e, "project failed");
+        }
+        self.sink.shutdown().await;
+        result
+    }
+
+    async fn stream_once(&mut self, stop: &mut watch::Receiver<bool>) -> Result<(), ProjectError> {
+        let name = self.config.name.clone();
+        let saved = self.store.load(&name)?;
+        let resumed = saved.is_some();
+        let (mut reader, start) = BinlogReader::start(self.source.clone(), saved).await?;
+        if !resumed {
+            // Remember "now" at once, so a restart before the first commit does not skip rows.
+            self.store.store(&name, &start)?;
+        }
+        tracing::info!(project = %name, position = %start, resumed, "streaming");
+        self.status.update(&name, |s| {
+            s.state = ProjectState::Running;
+            s.position = Some(start.clone());
+        });
+        let router = self.router.clone();
+        let carried = move |db: &str, table: &str| router.route(db, table).is_some();
+        let mut batch = PendingBatch::default();
+        loop {
+            let event = tokio::select! {
+                biased;
+                _ = stop.wait_for(|s| *s) => break,
+                ev = reader.next(&carried) => ev?,
+            };
+            match event {
+                SourceEvent::Rows(chunk) => {
+                    if !self.kind_enabled(chunk.kind) {
+                        continue;
+                    }
+                    let Some(target) = self.router.route(&chunk.table.database, &chunk.table.table)
+                    else {
+                        continue;
+                    };
+                    let target = target.clone();
+                    batch.push(chunk, &target)?;
+                    if batch.len() >= MAX_BATCH_ROWS {
+                        self.flush(&mut batch).await?;
+                    }
+                }
+                SourceEvent::Commit(position) => {
+                    self.flush(&mut batch).await?;
+                    self.store.store(&name, &position)?;
+                    self.status.update(&name, |s| s.position = Some(position));
+                }
+                SourceEvent::Heartbeat => {}
+            }
+        }
+        reader.close().await;
+        Ok(())
+    }
+
+    fn kind_enabled(&self, kind: ChangeKind) -> bool {
+        match kind {
+            ChangeKind::Insert => self.config.sync.insert,
+            ChangeKind::Update => self.config.sync.update,
+            ChangeKind::Delete => self.config.sync.delete,
+        }
+    }
+
+    /// Formats and sends the pending rows; returns once the broker acknowledged all of them.
+    async fn flush(&mut self, batch: &mut PendingBatch) -> Result<(), ProjectError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let (format_batch, routes) = batch.take(&self.options);
+        let output = tokio::task::block_in_place(|| self.format.format(&format_batch))?;
+        let mut outgoing = Vec::with_capacity(output.messages.len());
+        for m in output.messages {
+            let row = &format_batch.rows[m.row as usize];
+            let route = &routes[m.row as usize];
+            let queues = self.sink.queue_count(&route.topic).unwrap_or(1);
+            let queue = queue_for_key(&route.key, queues);
+            let bytes = m.body.len();
+            let mut builder = Message::builder()
+                .topic(route.topic.as_ref())
+                .tags(m.tags.as_deref().unwrap_or(&self.tag))
+                .key(m.key.clone().unwrap_or_else(|| row.meta.dedupe_key.clone()))
+                .body(m.body);
+            let props = [
+                ("obsync_db".to_string(), route.database.to_string()),
+                ("obsync_table".to_string(), route.table.to_string()),
+                ("obsync_type".to_string(), row.kind.as_str().to_string()),
+                ("obsync_position".to_string(), row.meta.position.clone()),
+                ("obsync_dedupe_key".to_string(), row.meta.dedupe_key.clone()),
+            ];
+            for (k, v) in props.into_iter().chain(m.properties) {
+                builder = builder.raw_property(k, v).map_err(|e| {
+                    ProjectError::Sink(SinkError::Client(format!("bad message property: {e}")))
+                })?;
+            }
+            let message = builder.build().map_err(|e| {
+                ProjectError::Sink(SinkError::Client(format!("cannot build a message: {e}")))
+            })?;
+            outgoing.push(Outgoing {
+                topic: route.topic.clone(),
+                queue,
+                bytes,
+                message,
+            });
+        }
+        let count = outgoing.len() as u64;
+        self.sink.send_all(outgoing).await?;
+        self.status
+            .update(&self.config.name, |s| s.messages_sent += count);
+        Ok(())
+    }
+}

@@ -1,0 +1,27 @@
+# shellcheck shell=bash
+# Shared settings for obsync's scripts: ports, directories and versions of the private services.
+# Every value can be overridden from the environment. Sourced, not executed.
+
+OBSYNC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export OBSYNC_ROOT
+
+# Where the private services keep their data, logs and PID files (recreated as needed).
+export OBSYNC_SERVICES_DIR="${OBSYNC_SERVICES_DIR:-$OBSYNC_ROOT/.run/services}"
+# Where installed tools are cached between runs on the same machine.
+export OBSYNC_CACHE_DIR="${OBSYNC_CACHE_DIR:-$HOME/.cache/obsync}"
+
+# Private MariaDB (never the system one on 3306).
+export OBSYNC_MYSQL_HOST=127.0.0.1
+export OBSYNC_MYSQL_PORT="${OBSYNC_MYSQL_PORT:-13306}"
+export OBSYNC_MYSQL_ADMIN_USER="${OBSYNC_MYSQL_ADMIN_USER:-obsync_admin}"
+export OBSYNC_MYSQL_ADMIN_PASSWORD="${OBSYNC_MYSQL_ADMIN_PASSWORD:-obsync_admin}"
+export OBSYNC_MYSQL_REPL_USER="${OBSYNC_MYSQL_REPL_USER:-obsync}"
+export OBSYNC_MYSQL_REPL_PASSWORD="${OBSYNC_MYSQL_REPL_PASSWORD:-obsync}"
+
+# Private RocketMQ name server and broker (Rust implementation, pinned).
+export OBSYNC_ROCKETMQ_VERSION="${OBSYNC_ROCKETMQ_VERSION:-1.0.0}"
+export OBSYNC_NAMESRV_PORT="${OBSYNC_NAMESRV_PORT:-19876}"
+export OBSYNC_BROKER_PORT="${OBSYNC_BROKER_PORT:-20911}"        # fast port = this - 2, HA = this + 1
+export OBSYNC_BROKER_HEALTH_PORT="${OBSYNC_BROKER_HEALTH_PORT:-20958}"
+export OBSYNC_NAMESRV_ADDR="127.0.0.1:$OBSYNC_NAMESRV_PORT"
+export OBSYNC_BROKER_ADDR="127.0.0.1:$OBSYNC_BROKER_PORT"

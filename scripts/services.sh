@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Installs (when missing) and runs obsync's private test services on 127.0.0.1:
+#   - MariaDB with a ROW binlog, FULL row image and metadata, GTIDs and a replication user;
+#   - a RocketMQ name server and broker (the Rust implementation, pinned, built once and cached).
+# Usage: scripts/services.sh start|stop|status [mariadb|namesrv|broker]...
+# Idempotent: starting a running service does nothing; stop uses the recorded PIDs only, so
+# services this script did not start (a system MariaDB on 3306, ...) are never touched.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+DIR="$OBSYNC_SERVICES_DIR"
+MDB="$DIR/mariadb"
+RMQ="$DIR/rocketmq"
+RMQ_BIN="$OBSYNC_CACHE_DIR/rocketmq/$OBSYNC_ROCKETMQ_VERSION/bin"
+
+log() { printf '[services] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_for DESCRIPTION TIMEOUT_SECONDS COMMAND... : polls COMMAND every 0.1 s until it succeeds.
+wait_for() {
+  local what="$1" timeout="$2"; shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@"; do
+    (( SECONDS < deadline )) || return 1
+    sleep 0.1
+  done
+  log "$what ready"
+}
+
+stop_pid() {
+  local name="$1" pidfile="$2"
+  if pid_alive "$pidfile"; then
+    local pid; pid="$(cat "$pidfile")"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 60))
+    while kill -0 "$pid" 2>/dev/null; do
+      if (( SECONDS >= deadline )); then kill -KILL "$pid" 2>/dev/null || true; fi
+      sleep 0.1
+    done
+    log "$name stopped"
+  fi
+  rm -f "$pidfile"
+}
+
+# ---------------------------------------------------------------- MariaDB
+install_mariadb() {
+  command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]] && return 0
+  log "installing mariadb-server (apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq mariadb-server mariadb-client >/dev/null
+}
+
+mariadbd_bin() { command -v mariadbd 2>/dev/null || echo /usr/sbin/mariadbd; }
+
+mdb_client() { mariadb --no-defaults --socket="$MDB/mariadb.sock" -uroot --default-character-set=utf8mb4 "$@"; }
+
+mdb_ping() { mariadb-admin --no-defaults --socket="$MDB/mariadb.sock" -uroot ping >/dev/null 2>&1; }
+
+start_mariadb() {
+  if pid_alive "$MDB/mariadbd.pid"; then log "mariadb already running on $OBSYNC_MYSQL_PORT"; return; fi
+  install_mariadb
+  mkdir -p "$MDB"
+  cat >"$MDB/my.cnf" <<CNF
+[mariadbd]
+datadir=$MDB/data
+socket=$MDB/mariadb.sock
+pid-file=$MDB/mariadbd.pid
+log-error=$MDB/error.log
+bind-address=127.0.0.1
+port=$OBSYNC_MYSQL_PORT
+user=root
+skip-name-resolve
+server-id=1
+log-bin=$MDB/data/mdb-bin
+binlog_format=ROW
+binlog_row_image=FULL
+binlog_row_metadata=FULL
+binlog_checksum=CRC32
+gtid_domain_id=0
+gtid_strict_mode=1
+log_slave_updates=1
+character-set-server=utf8mb4
+collation-server=utf8mb4_unicode_ci
+innodb_buffer_pool_size=128M
+innodb_log_file_size=48M
+max_allowed_packet=256M
+max_binlog_size=256M
+max_connections=500
+CNF
+  local fresh=0
+  if [[ ! -d "$MDB/data/mysql" ]]; then
+    fresh=1
+    mariadb-install-db --defaults-file="$MDB/my.cnf" --auth-root-authentication-method=normal \
+      --skip-test-db >"$MDB/install.log" 2>&1 || { cat "$MDB/install.log" >&2; die "mariadb-install-db failed"; }
+  fi
+  "$(mariadbd_bin)" --defaults-file="$MDB/my.cnf" >"$MDB/stdout.log" 2>&1 &
+  wait_for "mariadb on 127.0.0.1:$OBSYNC_MYSQL_PORT" 60 mdb_ping || { tail -20 "$MDB/error.log" >&2; die "mariadb did not start"; }
+  if (( fresh )); then
+    mdb_client -e "
+      CREATE USER '$OBSYNC_MYSQL_REPL_USER'@'127.0.0.1' IDENTIFIED BY '$OBSYNC_MYSQL_REPL_PASSWORD';
+      GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT ON *.* TO '$OBSYNC_MYSQL_REPL_USER'@'127.0.0.1';
+      CREATE USER '$OBSYNC_MYSQL_ADMIN_USER'@'127.0.0.1' IDENTIFIED BY '$OBSYNC_MYSQL_ADMIN_PASSWORD';
+      GRANT ALL PRIVILEGES ON *.* TO '$OBSYNC_MYSQL_ADMIN_USER'@'127.0.0.1' WITH GRANT OPTION;"
+  fi
+}
+
+stop_mariadb() { stop_pid mariadb "$MDB/mariadbd.pid"; }
+
+# ---------------------------------------------------------------- RocketMQ
+install_rocketmq() {
+  if [[ -x "$RMQ_BIN/rocketmq-namesrv-rust" && -x "$RMQ_BIN/rocketmq-broker-rust" ]]; then return; fi
+  log "building rocketmq-namesrv and rocketmq-broker $OBSYNC_ROCKETMQ_VERSION (once per machine, ~10 min on 2 cores)"
+  local root="$OBSYNC_CACHE_DIR/rocketmq/$OBSYNC_ROCKETMQ_VERSION"
+  mkdir -p "$root"
+  # Built outside the workspace so its rust-toolchain.toml and target dir are not involved.
+  (cd "$OBSYNC_CACHE_DIR" && CARGO_TARGET_DIR="$OBSYNC_CACHE_DIR/rocketmq/target" \
+    cargo install --quiet --locked --root "$root" \
+      "rocketmq-namesrv@$OBSYNC_ROCKETMQ_VERSION" "rocketmq-broker@$OBSYNC_ROCKETMQ_VERSION")
+  rm -rf "$OBSYNC_CACHE_DIR/rocketmq/target"
+}
+
+write_rocketmq_config() {
+  mkdir -p "$RMQ/conf" "$RMQ/namesrv" "$RMQ/store"
+  cat >"$RMQ/conf/namesrv.toml" <<CONF
+rocketmqHome = "$RMQ"
+kvConfigPath = "$RMQ/namesrv/kvConfig.json"
+configStorePath = "$RMQ/namesrv/rocketmq-namesrv.properties"
+[runtime]
+workerThreads = 2
+CONF
+  cat >"$RMQ/conf/broker.toml" <<CONF
+[broker]
+namesrvAddr = "$OBSYNC_NAMESRV_ADDR"
+brokerIp1 = "127.0.0.1"
+listenPort = $OBSYNC_BROKER_PORT
+storePathRootDir = "$RMQ/store"
+autoCreateTopicEnable = false
+
+[broker.brokerServerConfig]
+bindAddress = "127.0.0.1"
+
+[broker.brokerIdentity]
+brokerName = "broker-a"
+brokerClusterName = "DefaultCluster"
+brokerId = 0
+
+[broker.topicQueueConfig]
+defaultTopicQueueNums = 8
+
+[store]
+storeType = "LocalFile"
+brokerRole = "ASYNC_MASTER"
+storePathRootDir = "$RMQ/store"
+haListenAddress = "127.0.0.1"
+haListenPort = $((OBSYNC_BROKER_PORT + 1))
+commitLogMicroBatchMaxWaitMicros = 0
+mappedFileSizeCommitLog = 134217728
+maxHashSlotNum = 500000
+maxIndexNum = 2000000
+CONF
+}
+
+start_namesrv() {
+  if pid_alive "$RMQ/namesrv.pid"; then log "name server already running on $OBSYNC_NAMESRV_PORT"; return; fi
+  install_rocketmq
+  write_rocketmq_config
+  "$RMQ_BIN/rocketmq-namesrv-rust" -c "$RMQ/conf/namesrv.toml" --bindAddress 127.0.0.1 \
+    --listenPort "$OBSYNC_NAMESRV_PORT" >"$RMQ/namesrv.log" 2>&1 &
+  echo $! >"$RMQ/namesrv.pid"
+  wait_for "name server on $OBSYNC_NAMESRV_ADDR" 60 port_open "$OBSYNC_NAMESRV_PORT" || { tail -20 "$RMQ/namesrv.log" >&2; die "name server did not start"; }
+}
+
+broker_ready() { curl -sf "http://127.0.0.1:$OBSYNC_BROKER_HEALTH_PORT/readyz" >/dev/null 2>&1; }
+
+start_broker() {
+  if pid_alive "$RMQ/broker.pid"; then log "broker already running on $OBSYNC_BROKER_PORT"; return; fi
+  install_rocketmq
+  write_rocketmq_config
+  command -v curl >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; apt-get update -qq >/dev/null; apt-get install -y -qq curl >/dev/null; }
+  ROCKETMQ_HOME="$RMQ" ROCKETMQ_HEALTH_BIND_ADDR="127.0.0.1:$OBSYNC_BROKER_HEALTH_PORT" \
+    "$RMQ_BIN/rocketmq-broker-rust" -c "$RMQ/conf/broker.toml" >"$RMQ/broker.log" 2>&1 &
+  echo $! >"$RMQ/broker.pid"
+  wait_for "broker on $OBSYNC_BROKER_ADDR" 120 broker_ready || { tail -20 "$RMQ/broker.log" >&2; die "broker did not start"; }
+}
+
+stop_namesrv() { stop_pid "name server" "$RMQ/namesrv.pid"; }
+stop_broker() { stop_pid broker "$RMQ/broker.pid"; }
+
+status() {
+  local s
+  for s in "mariadb:$MDB/mariadbd.pid:$OBSYNC_MYSQL_PORT" "namesrv:$RMQ/namesrv.pid:$OBSYNC_NAMESRV_PORT" "broker:$RMQ/broker.pid:$OBSYNC_BROKER_PORT"; do
+    IFS=: read -r name pidfile port <<<"$s"
+    if pid_alive "$pidfile"; then echo "$name running (pid $(cat "$pidfile"), 127.0.0.1:$port)"; else echo "$name stopped"; fi
+  done
+}
+
+cmd="${1:-}"; shift || true
+components=("$@")
+[[ ${#components[@]} -gt 0 ]] || components=(mariadb namesrv broker)
+case "$cmd" in
+  start)
+    for c in "${components[@]}"; do "start_$c"; done ;;
+  stop)
+    # Reverse order: the broker before the name server.
+    for (( i=${#components[@]}-1; i>=0; i-- )); do "stop_${components[$i]}"; done ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status [mariadb|namesrv|broker]..." >&2; exit 2 ;;
+esac

@@ -1,0 +1,235 @@
+//! The host/guest ABI, version 1 (see `sdk/ABI.md` for the language-neutral description).
+//!
+//! A module is a WebAssembly core module with no imports except the optional `obsync.log`.
+//! The host writes one MessagePack-encoded batch (named fields) into guest memory obtained from
+//! `obsync_alloc`, calls the kind's entry point once per batch, and reads back a MessagePack
+//! [`GuestResult`] whose location is returned packed as `(ptr << 32) | len`. The guest owns the
+//! input buffer from the call on; the host frees the output buffer with `obsync_free`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::change::RowChange;
+use crate::schema::TableSchema;
+
+/// The ABI version this SDK implements; the host refuses modules reporting another one.
+pub const ABI_VERSION: u32 = 1;
+
+/// What a module does, reported by its `obsync_module_kind` export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[repr(u32)]
+pub enum ModuleKind {
+    /// Keeps, drops or rewrites rows (`obsync_filter`).
+    Filter = 1,
+    /// Turns rows into messages (`obsync_format`).
+    Format = 2,
+}
+
+impl ModuleKind {
+    /// Returns the kind for a raw export value.
+    pub fn from_raw(raw: u32) -> Option<Self> {
+        match raw {
+            1 => Some(ModuleKind::Filter),
+            2 => Some(ModuleKind::Format),
+            _ => None,
+        }
+    }
+}
+
+/// Per-project settings a format module may honour.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FormatOptions {
+    /// The OMS `dbType` of the source: `OB_MYSQL` for OceanBase, `MYSQL` for MySQL and MariaDB.
+    pub db_type: String,
+    /// The business system identifier (OMS option), if set.
+    pub business_system_id: Option<String>,
+    /// Whether in-transaction sequence numbers are requested (SharePlex).
+    pub sequence_numbers: bool,
+}
+
+/// The input of one format or filter call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FormatBatch {
+    /// The ABI version of the host that built the batch.
+    pub abi_version: u32,
+    /// Project settings.
+    #[serde(default)]
+    pub options: FormatOptions,
+    /// The schemas referenced by `rows[i].table`.
+    pub schemas: Vec<TableSchema>,
+    /// The row changes, in commit order.
+    pub rows: Vec<RowChange>,
+}
+
+impl FormatBatch {
+    /// Returns the schema of a row, if the index is valid.
+    pub fn schema_of(&self, row: &RowChange) -> Option<&TableSchema> {
+        self.schemas.get(row.table as usize)
+    }
+}
+
+/// One message produced by a format module.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutMessage {
+    /// Index of the row in the batch this message was made from.
+    pub row: u32,
+    /// The message body.
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
+    /// A message key; when absent the host uses the row's dedupe key.
+    pub key: Option<String>,
+    /// A tag; when absent the host uses the project's tag.
+    pub tags: Option<String>,
+    /// Extra user properties.
+    pub properties: Vec<(String, String)>,
+}
+
+/// The output of a format call: messages in row order, usually one per row.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FormatOutput {
+    /// The messages.
+    pub messages: Vec<OutMessage>,
+}
+
+/// What a filter decides for one row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum FilterDecision {
+    /// Pass the row on unchanged.
+    Keep,
+    /// Drop the row.
+    Drop,
+    /// Pass this row instead (same table, same kind).
+    Replace(RowChange),
+}
+
+/// The output of a filter call: one decision per input row.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FilterOutput {
+    /// The decisions, one per row, in row order.
+    pub decisions: Vec<FilterDecision>,
+}
+
+/// What a guest returns from a call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum GuestResult<T> {
+    /// The call succeeded.
+    Ok(T),
+    /// The call failed with a message for the operator.
+    Err(String),
+}
+
+/// Encodes a value the way the ABI requires (MessagePack with named fields).
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, rmp_serde::encode::Error> {
+    rmp_serde::to_vec_named(value)
+}
+
+/// Decodes a value encoded by [`encode`].
+pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, rmp_serde::decode::Error> {
+    rmp_serde::from_slice(bytes)
+}
+
+/// Glue used by the export macros inside a wasm32 guest.
+#[cfg(target_arch = "wasm32")]
+pub mod guest {
+    use std::alloc::{Layout, alloc, dealloc};
+
+    use super::{FormatBatch, FormatOutput, GuestResult, decode, encode};
+
+    /// Allocates `len` bytes for the host.
+    pub fn alloc_bytes(len: u32) -> u32 {
+        if len == 0 {
+            return 1;
+        }
+        match Layout::from_size_align(len as usize, 1) {
+            // SAFETY: the layout has a non-zero size.
+            Ok(layout) => unsafe { alloc(layout) as u32 },
+            Err(_) => 0,
+        }
+    }
+
+    /// Frees a buffer from [`alloc_bytes`].
+    ///
+    /// # Safety
+    /// `ptr` and `len` must come from one `alloc_bytes` call, freed once.
+    pub unsafe fn free_bytes(ptr: u32, len: u32) {
+        if len == 0 || ptr == 0 {
+            return;
+        }
+        if let Ok(layout) = Layout::from_size_align(len as usize, 1) {
+            // SAFETY: guaranteed by the caller.
+            unsafe { dealloc(ptr as *mut u8, layout) }
+        }
+    }
+
+    fn leak(bytes: Vec<u8>) -> u64 {
+        let len = bytes.len() as u32;
+        let ptr = alloc_bytes(len);
+        if len > 0 && ptr != 0 {
+            // SAFETY: `ptr` points to `len` freshly allocated bytes.
+            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr as *mut u8, len as usize) };
+        }
+        ((ptr as u64) << 32) | len as u64
+    }
+
+    /// Runs a format function on an input buffer and returns the packed output location.
+    ///
+    /// # Safety
+    /// `ptr`/`len` must be a buffer from `obsync_alloc` filled by the host.
+    pub unsafe fn call_format(
+        ptr: u32,
+        len: u32,
+        f: fn(&FormatBatch) -> Result<FormatOutput, String>,
+    ) -> u64 {
+        // SAFETY: guaranteed by the caller.
+        let input = unsafe { std::slice::from_raw_parts(ptr as *const u8, len as usize) };
+        let result = match decode::<FormatBatch>(input) {
+            Ok(batch) => match f(&batch) {
+                Ok(out) => GuestResult::Ok(out),
+                Err(e) => GuestResult::Err(e),
+            },
+            Err(e) => GuestResult::Err(format!("cannot decode the input batch: {e}")),
+        };
+        // SAFETY: the guest owns the input buffer from the call on.
+        unsafe { free_bytes(ptr, len) };
+        let bytes = encode(&result).unwrap_or_default();
+        leak(bytes)
+    }
+}
+
+/// Exports a function `fn(&FormatBatch) -> Result<FormatOutput, String>` as a format module.
+///
+/// On wasm32 this emits the ABI exports; natively it expands to nothing, so the function can be
+/// unit-tested directly.
+#[macro_export]
+macro_rules! export_format {
+    ($f:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        mod __obsync_exports {
+            #[unsafe(no_mangle)]
+            pub extern "C" fn obsync_abi_version() -> u32 {
+                $crate::ABI_VERSION
+            }
+            #[unsafe(no_mangle)]
+            pub extern "C" fn obsync_module_kind() -> u32 {
+                $crate::ModuleKind::Format as u32
+            }
+            #[unsafe(no_mangle)]
+            pub extern "C" fn obsync_alloc(len: u32) -> u32 {
+                $crate::abi::guest::alloc_bytes(len)
+            }
+            /// # Safety
+            /// Called by the host with a buffer from `obsync_alloc`.
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn obsync_free(ptr: u32, len: u32) {
+                unsafe { $crate::abi::guest::free_bytes(ptr, len) }
+            }
+            /// # Safety
+            /// Called by the host with a buffer from `obsync_alloc`.
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn obsync_format(ptr: u32, len: u32) -> u64 {
+                unsafe { $crate::abi::guest::call_format(ptr, len, super::$f) }
+            }
+        }
+    };
+}

@@ -1,0 +1,20 @@
+//! The obsync SDK: the one definition of the data that crosses the host/guest boundary, the
+//! ABI glue a WebAssembly module needs, and rendering helpers shared by the built-in formats.
+//!
+//! The host (`obsync`) and every module (built-in or user-written) depend on this crate, so the
+//! wire types exist exactly once. Everything here also compiles natively, so a module author tests
+//! a module with plain `cargo test`. The ABI itself is described in `sdk/ABI.md`.
+
+pub mod abi;
+pub mod change;
+pub mod json;
+pub mod render;
+pub mod schema;
+pub mod value;
+
+pub use abi::{
+    ABI_VERSION, FormatBatch, FormatOptions, FormatOutput, GuestResult, ModuleKind, OutMessage,
+};
+pub use change::{ChangeKind, ChangeMeta, RowChange};
+pub use schema::{ColumnSchema, ColumnType, TableSchema};
+pub use value::Value;

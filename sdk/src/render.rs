@@ -1,0 +1,193 @@
+//! Value rendering shared by the OMS-compatible formats (OMS spec §1.2).
+//!
+//! - integers and YEAR: JSON numbers; DECIMAL: a JSON number with the exact digits (trailing
+//!   zeros kept); FLOAT/DOUBLE: the shortest text that reads back to the same value, with an
+//!   exponent only outside 1e-7..1e21;
+//! - text, ENUM, SET: strings; JSON columns: a string holding the JSON text;
+//! - binary, BLOB, BIT: Base64 strings;
+//! - DATE `YYYY-MM-DD`, TIME `[-]HH:mm:ss[.f]`, DATETIME `YYYY-MM-DD HH:mm:ss[.f]` (fraction
+//!   without trailing zeros), TIMESTAMP `seconds[.f]` as a string; zero dates are printed as is.
+
+use base64::Engine as _;
+use std::fmt::Write as _;
+
+use crate::json::JsonWriter;
+use crate::value::Value;
+
+/// Returns `micros` as a fraction `.ffffff` without trailing zeros, or "" when zero.
+pub fn fraction(micros: u32) -> String {
+    if micros == 0 {
+        return String::new();
+    }
+    let mut s = format!(".{micros:06}");
+    while s.ends_with('0') {
+        s.pop();
+    }
+    s
+}
+
+/// Renders a DATE as `YYYY-MM-DD`.
+pub fn date(year: u16, month: u8, day: u8) -> String {
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Renders a TIME as `[-]HH:mm:ss[.f]`.
+pub fn time(negative: bool, hours: u32, minutes: u8, seconds: u8, micros: u32) -> String {
+    let sign = if negative { "-" } else { "" };
+    format!(
+        "{sign}{hours:02}:{minutes:02}:{seconds:02}{}",
+        fraction(micros)
+    )
+}
+
+/// Renders a DATETIME as `YYYY-MM-DD HH:mm:ss[.f]`.
+#[allow(clippy::too_many_arguments)]
+pub fn datetime(
+    year: u16,
+    month: u8,
+    day: u8,
+    hour: u8,
+    minute: u8,
+    second: u8,
+    micros: u32,
+) -> String {
+    format!(
+        "{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}{}",
+        fraction(micros)
+    )
+}
+
+/// Renders a TIMESTAMP as `seconds[.f]`.
+pub fn timestamp(seconds: i64, micros: u32) -> String {
+    format!("{seconds}{}", fraction(micros))
+}
+
+/// Renders a float as the shortest round-trip text, JSON-compatible.
+pub fn float(v: f64, shortest_e: String, shortest: String) -> String {
+    if !v.is_finite() {
+        return "null".to_string();
+    }
+    let exp = shortest_e
+        .rsplit_once('e')
+        .and_then(|(_, e)| e.parse::<i32>().ok())
+        .unwrap_or(0);
+    if v == 0.0 || (-7..21).contains(&exp) {
+        shortest
+    } else {
+        shortest_e
+    }
+}
+
+/// Renders an `f32` (FLOAT column).
+pub fn f32_text(v: f32) -> String {
+    float(v as f64, format!("{v:e}"), format!("{v}"))
+}
+
+/// Renders an `f64` (DOUBLE column).
+pub fn f64_text(v: f64) -> String {
+    float(v, format!("{v:e}"), format!("{v}"))
+}
+
+/// Encodes bytes as standard Base64.
+pub fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Writes a value as JSON following the OMS rules above.
+pub fn write_value(w: &mut JsonWriter, v: &Value) {
+    match v {
+        Value::Null => w.null(),
+        Value::Int(i) => w.i64(*i),
+        Value::UInt(u) => w.u64(*u),
+        Value::Year(y) => w.u64(*y as u64),
+        Value::Float(f) => w.float_text(&f32_text(*f)),
+        Value::Double(d) => w.float_text(&f64_text(*d)),
+        Value::Decimal(d) => w.number_text(d),
+        Value::Text(s) | Value::Json(s) => w.string(s),
+        Value::Bytes(b) => w.string(&base64(b)),
+        other => w.string(&text(other)),
+    }
+}
+
+/// Returns a value as plain text (used for key strings such as `record_primary_value`).
+pub fn text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::Int(i) => i.to_string(),
+        Value::UInt(u) => u.to_string(),
+        Value::Year(y) => y.to_string(),
+        Value::Float(f) => f32_text(*f),
+        Value::Double(d) => f64_text(*d),
+        Value::Decimal(s) | Value::Text(s) | Value::Json(s) => s.clone(),
+        Value::Bytes(b) => base64(b),
+        Value::Date { year, month, day } => date(*year, *month, *day),
+        Value::Time {
+            negative,
+            hours,
+            minutes,
+            seconds,
+            micros,
+        } => time(*negative, *hours, *minutes, *seconds, *micros),
+        Value::DateTime {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            micros,
+        } => datetime(*year, *month, *day, *hour, *minute, *second, *micros),
+        Value::Timestamp { seconds, micros } => timestamp(*seconds, *micros),
+    }
+}
+
+/// Appends `text(v)` to `out` without an intermediate allocation for the common cases.
+pub fn push_text(out: &mut String, v: &Value) {
+    match v {
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::UInt(u) => {
+            let _ = write!(out, "{u}");
+        }
+        Value::Text(s) | Value::Decimal(s) => out.push_str(s),
+        other => out.push_str(&text(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_temporal_values_like_oms() {
+        assert_eq!(date(2020, 11, 25), "2020-11-25");
+        assert_eq!(date(0, 0, 0), "0000-00-00");
+        assert_eq!(time(false, 0, 1, 2, 0), "00:01:02");
+        assert_eq!(time(true, 838, 59, 59, 123000), "-838:59:59.123");
+        assert_eq!(datetime(2020, 11, 25, 0, 1, 2, 0), "2020-11-25 00:01:02");
+        assert_eq!(
+            datetime(2020, 11, 25, 0, 1, 2, 12345),
+            "2020-11-25 00:01:02.012345"
+        );
+        assert_eq!(timestamp(1606233662, 12345), "1606233662.012345");
+        assert_eq!(timestamp(1606233662, 500000), "1606233662.5");
+    }
+
+    #[test]
+    fn renders_floats_shortest() {
+        assert_eq!(f32_text(1.2222), "1.2222");
+        assert_eq!(f32_text(9.999999), "9.999999");
+        assert_eq!(f64_text(9.999999999999), "9.999999999999");
+        assert_eq!(f64_text(1.5e-308), "1.5e-308");
+        assert_eq!(f64_text(-2.5e-8), "-2.5e-8");
+        assert_eq!(f64_text(1e21), "1e21");
+        assert_eq!(f64_text(123456.0), "123456");
+        assert_eq!(f64_text(0.0), "0");
+    }
+
+    #[test]
+    fn renders_bytes_as_base64() {
+        assert_eq!(base64(b"hello world"), "aGVsbG8gd29ybGQ=");
+    }
+}

@@ -1,0 +1,132 @@
+//! Runs the real agent in-process on a temporary config directory, with a shutdown handle.
+
+use std::path::{Path, PathBuf};
+
+use std::time::Duration;
+
+use obsync::status::{ProjectState, StatusBoard};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running agent.
+pub struct Agent {
+    /// The agent's project states.
+    pub status: StatusBoard,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), obsync::RunError>>,
+}
+
+impl Agent {
+    /// Starts `obsync::run` on `config_dir` with checkpoints in `data_dir`.
+    pub fn start(config_dir: &Path, data_dir: &Path) -> Agent {
+        let (tx, rx) = oneshot::channel::<()>();
+        let status = StatusBoard::default();
+        let opts = obsync::RunOptions {
+            config_dir: config_dir.to_path_buf(),
+            data_dir: data_dir.to_path_buf(),
+            status: status.clone(),
+        };
+        let task = tokio::spawn(obsync::run(opts, async move {
+            let _ = rx.await;
+        }));
+        Agent {
+            status,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    /// Waits until `project` is running (its start position is recorded), or fails when it
+    /// failed, the agent exited, or `timeout` passed.
+    pub async fn wait_running(&self, project: &str, timeout: Duration) -> anyhow::Result<()> {
+        let done = self.status.wait_until(|all| {
+            all.get(project)
+                .is_some_and(|s| matches!(s.state, ProjectState::Running | ProjectState::Failed))
+        });
+        tokio::select! {
+            _ = tokio::time::timeout(timeout, done) => {}
+            _ = wait_finished(&self.task) => anyhow::bail!("agent exited while waiting for {project}"),
+        }
+        match self.status.get(project) {
+            Some(s) if s.state == ProjectState::Running => Ok(()),
+            other => anyhow::bail!("project {project} is not running: {other:?}"),
+        }
+    }
+
+    /// Asks the agent to stop and waits for it.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.task.await??;
+        Ok(())
+    }
+
+    /// Returns true when the agent exited by itself.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// Creates a fresh directory under the system temp dir.
+    pub fn new(prefix: &str) -> anyhow::Result<Self> {
+        let path = std::env::temp_dir().join(crate::unique(prefix));
+        std::fs::create_dir_all(&path)?;
+        Ok(TempDir(path))
+    }
+
+    /// Returns the path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes a project file for one table → topic object with the Default format.
+pub fn project_toml(
+    name: &str,
+    database: &str,
+    table: &str,
+    topic: &str,
+    server_id: u32,
+) -> String {
+    let (user, pass) = crate::repl_user();
+    format!(
+        r#"name = "{name}"
+
+[source]
+host = "127.0.0.1"
+port = {port}
+user = "{user}"
+password = "{pass}"
+server_id = {server_id}
+
+[target]
+name_server = "{ns}"
+producer_group = "{name}_pg"
+
+[[objects]]
+database = "{database}"
+table = "{table}"
+topic = "{topic}"
+"#,
+        port = crate::mysql_port(),
+        ns = crate::name_server(),
+    )
+}
+
+async fn wait_finished<T>(task: &JoinHandle<T>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    while !task.is_finished() {
+        tick.tick().await;
+    }
+}

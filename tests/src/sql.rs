@@ -1,0 +1,28 @@
+//! The admin connection tests write data with.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, OptsBuilder};
+
+/// Connects to the private MariaDB as the admin user.
+pub async fn admin() -> anyhow::Result<Conn> {
+    let (user, pass) = crate::admin_user();
+    let opts = OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(crate::mysql_port())
+        .user(Some(user))
+        .pass(Some(pass))
+        .prefer_socket(false);
+    let mut conn = Conn::new(opts).await?;
+    conn.query_drop("SET NAMES utf8mb4").await?;
+    Ok(conn)
+}
+
+/// Runs several statements in order.
+pub async fn exec_all(conn: &mut Conn, statements: &[&str]) -> anyhow::Result<()> {
+    for s in statements {
+        conn.query_drop(*s)
+            .await
+            .map_err(|e| anyhow::anyhow!("{s}: {e}"))?;
+    }
+    Ok(())
+}
