@@ -119,7 +119,7 @@ install_rocketmq() {
   mkdir -p "$root"
   # Built outside the workspace so its rust-toolchain.toml and target dir are not involved.
   (cd "$OBSYNC_CACHE_DIR" && CARGO_TARGET_DIR="$OBSYNC_CACHE_DIR/rocketmq/target" \
-    cargo install --quiet --locked --root "$root" \
+    cargo +1.95.0 install --quiet --locked --root "$root" \
       "rocketmq-namesrv@$OBSYNC_ROCKETMQ_VERSION" "rocketmq-broker@$OBSYNC_ROCKETMQ_VERSION")
   rm -rf "$OBSYNC_CACHE_DIR/rocketmq/target"
 }

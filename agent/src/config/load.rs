@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::error::{ConfigError, ConfigErrors};
 use super::project::ProjectConfig;
-use super::validate::validate;
+use super::validate::{locate, validate};
 
 /// A parsed and validated project with the file it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,9 +95,10 @@ fn parse(path: &Path, text: &str) -> Result<ProjectConfig, ConfigError> {
     ProjectConfig::deserialize_with_path(de).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
+        let line = locate(text, &field).or_else(|| inner.span().map(|s| line_of(text, s.start)));
         ConfigError {
             file: path.to_path_buf(),
-            line: inner.span().map(|s| line_of(text, s.start)),
+            line,
             field: if field == "." { String::new() } else { field },
             message: inner.message().trim_end_matches('\n').to_string(),
         }

@@ -153,7 +153,7 @@ fn is_topic_name(s: &str) -> bool {
 }
 
 /// Finds the line of a dotted field path such as `objects[1].topic` (best effort).
-fn locate(text: &str, path: &str) -> Option<usize> {
+pub(crate) fn locate(text: &str, path: &str) -> Option<usize> {
     let mut offset = 0;
     let segments: Vec<&str> = path.split('.').collect();
     for (n, seg) in segments.iter().enumerate() {

@@ -1,0 +1,143 @@
+//! The `obsync` binary's exit codes and error messages for bad configuration. These need no
+//! services: every case fails before anything is reached, or against a closed port.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn obsync(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_obsync"))
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run obsync")
+}
+
+fn dir_with(name: &str, file: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("obsync-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(file), text).unwrap();
+    dir
+}
+
+const GOOD: &str = r#"name = "p1"
+
+[source]
+host = "127.0.0.1"
+port = 13306
+user = "obsync"
+server_id = 77
+
+[target]
+name_server = "127.0.0.1:19876"
+
+[[objects]]
+database = "d"
+table = "t"
+topic = "x"
+"#;
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Both `validate` and `run` must fail with every expected fragment on stderr.
+fn check(dir: &Path, expect: &[&str]) {
+    let config = dir.to_str().unwrap();
+    let data = dir.join("data");
+    let runs = [
+        vec!["validate", "--config-dir", config],
+        vec![
+            "run",
+            "--config-dir",
+            config,
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+    ];
+    for args in runs {
+        let out = obsync(&args);
+        assert!(!out.status.success(), "{} must fail", args[0]);
+        let err = stderr(&out);
+        for e in expect {
+            assert!(err.contains(e), "{}: expected {e:?} in:\n{err}", args[0]);
+        }
+    }
+}
+
+#[test]
+fn a_valid_directory_validates() {
+    let dir = dir_with("good", "p1.toml", GOOD);
+    let out = obsync(&["validate", "--config-dir", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 project(s) valid"));
+}
+
+#[test]
+fn unknown_field_names_file_line_and_field() {
+    let text = GOOD.replace("name = \"p1\"\n", "name = \"p1\"\ncolour = \"red\"\n");
+    let dir = dir_with("unknown", "p1.toml", &text);
+    check(&dir, &["p1.toml:2: `colour`: unknown field `colour`"]);
+}
+
+#[test]
+fn wrong_type_names_file_line_and_field() {
+    let text = GOOD.replace("port = 13306", "port = \"abc\"");
+    let dir = dir_with("type", "p1.toml", &text);
+    check(
+        &dir,
+        &["p1.toml:5: `source.port`: invalid type: string \"abc\", expected u16"],
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = GOOD
+        .replace("name = \"p1\"", "name = \"bad name\"")
+        .replace("server_id = 77", "server_id = 0")
+        .replace("topic = \"x\"", "topic = \"bad topic!\"");
+    let dir = dir_with("many", "p1.toml", &text);
+    check(
+        &dir,
+        &[
+            "p1.toml:1: `name`: invalid project name \"bad name\"",
+            "`source.server_id`: must be a non-zero replica server id",
+            "`objects[0].topic`: invalid topic name \"bad topic!\"",
+        ],
+    );
+}
+
+#[test]
+fn unset_password_variable_is_named() {
+    let text = GOOD.replace(
+        "user = \"obsync\"",
+        "user = \"obsync\"\npassword = \"${OBSYNC_CLI_TEST_UNSET}\"",
+    );
+    let dir = dir_with("env", "p1.toml", &text);
+    check(
+        &dir,
+        &["`source.password`: environment variable `OBSYNC_CLI_TEST_UNSET` is not set"],
+    );
+}
+
+#[test]
+fn unreachable_database_names_file_and_field() {
+    // Port 1 on loopback is closed: the connection is refused at once.
+    let text = GOOD.replace("port = 13306", "port = 1");
+    let dir = dir_with("unreachable", "p1.toml", &text);
+    let data = dir.join("data");
+    let out = obsync(&[
+        "run",
+        "--config-dir",
+        dir.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("p1.toml: `source`: cannot connect to 127.0.0.1:1"),
+        "{err}"
+    );
+}

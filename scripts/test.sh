@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The test command: starts the private services, checks formatting and lints, runs every test
+# of the workspace against the real MariaDB and broker, and stops the services again.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$OBSYNC_ROOT"
+
+started=0
+cleanup() {
+  if (( started )); then scripts/services.sh stop || true; fi
+}
+trap cleanup EXIT
+
+# Services we started stay ours to stop; services already running (a developer's) are left up.
+if ! scripts/services.sh status | grep -q 'broker running'; then started=1; fi
+scripts/services.sh start
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --workspace -- --test-threads=2
