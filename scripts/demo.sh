@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$OBSYNC_ROOT"
+ensure_toolchain
 
 scripts/services.sh start
 cargo build --quiet -p obsync -p obsync-tests --bins

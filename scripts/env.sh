@@ -5,8 +5,9 @@
 OBSYNC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export OBSYNC_ROOT
 
-# Where the private services keep their data, logs and PID files (recreated as needed).
-export OBSYNC_SERVICES_DIR="${OBSYNC_SERVICES_DIR:-$OBSYNC_ROOT/.run/services}"
+# Where the private services keep their data, logs and PID files (recreated as needed). Outside
+# the checkout, so every clone on a machine finds (and reuses) the same running services.
+export OBSYNC_SERVICES_DIR="${OBSYNC_SERVICES_DIR:-$HOME/.local/share/obsync/services}"
 # Where installed tools are cached between runs on the same machine.
 export OBSYNC_CACHE_DIR="${OBSYNC_CACHE_DIR:-$HOME/.cache/obsync}"
 
@@ -25,3 +26,14 @@ export OBSYNC_BROKER_PORT="${OBSYNC_BROKER_PORT:-20911}"        # fast port = th
 export OBSYNC_BROKER_HEALTH_PORT="${OBSYNC_BROKER_HEALTH_PORT:-20958}"
 export OBSYNC_NAMESRV_ADDR="127.0.0.1:$OBSYNC_NAMESRV_PORT"
 export OBSYNC_BROKER_ADDR="127.0.0.1:$OBSYNC_BROKER_PORT"
+
+# Makes sure the pinned toolchain has the wasm32 target (rustup installs targets listed in
+# rust-toolchain.toml with a new toolchain, but not always into one that is already installed).
+ensure_toolchain() {
+  command -v rustup >/dev/null 2>&1 || return 0
+  local tc
+  tc="$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$OBSYNC_ROOT/rust-toolchain.toml")"
+  if ! rustup target list --installed --toolchain "$tc" 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
+    rustup toolchain install "$tc" --profile minimal --component rustfmt,clippy --target wasm32-unknown-unknown
+  fi
+}

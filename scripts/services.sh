@@ -61,8 +61,16 @@ mdb_client() { mariadb --no-defaults --socket="$MDB/mariadb.sock" -uroot --defau
 
 mdb_ping() { mariadb-admin --no-defaults --socket="$MDB/mariadb.sock" -uroot ping >/dev/null 2>&1; }
 
+# port_free NAME PORT: fails with a clear message when something else listens on PORT.
+port_free() {
+  if port_open "$2"; then
+    die "port $2 for $1 is in use by a process this script did not start; stop it or set another port (see scripts/env.sh)"
+  fi
+}
+
 start_mariadb() {
   if pid_alive "$MDB/mariadbd.pid"; then log "mariadb already running on $OBSYNC_MYSQL_PORT"; return; fi
+  port_free mariadb "$OBSYNC_MYSQL_PORT"
   install_mariadb
   mkdir -p "$MDB"
   cat >"$MDB/my.cnf" <<CNF
@@ -167,6 +175,7 @@ CONF
 
 start_namesrv() {
   if pid_alive "$RMQ/namesrv.pid"; then log "name server already running on $OBSYNC_NAMESRV_PORT"; return; fi
+  port_free "name server" "$OBSYNC_NAMESRV_PORT"
   install_rocketmq
   write_rocketmq_config
   "$RMQ_BIN/rocketmq-namesrv-rust" -c "$RMQ/conf/namesrv.toml" --bindAddress 127.0.0.1 \
@@ -179,6 +188,7 @@ broker_ready() { curl -sf "http://127.0.0.1:$OBSYNC_BROKER_HEALTH_PORT/readyz" >
 
 start_broker() {
   if pid_alive "$RMQ/broker.pid"; then log "broker already running on $OBSYNC_BROKER_PORT"; return; fi
+  port_free broker "$OBSYNC_BROKER_PORT"
   install_rocketmq
   write_rocketmq_config
   command -v curl >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; apt-get update -qq >/dev/null; apt-get install -y -qq curl >/dev/null; }

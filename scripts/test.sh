@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$OBSYNC_ROOT"
+ensure_toolchain
 
 started=0
 cleanup() {
