@@ -68,6 +68,9 @@ impl FormatBatch {
     }
 }
 
+/// The input of a filter call: the same shape as a format batch.
+pub type FilterBatch = FormatBatch;
+
 /// One message produced by a format module.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -134,7 +137,9 @@ pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, rmp_serde::d
 pub mod guest {
     use std::alloc::{Layout, alloc, dealloc};
 
-    use super::{FormatBatch, FormatOutput, GuestResult, decode, encode};
+    use serde::Serialize;
+
+    use super::{FilterOutput, FormatBatch, FormatOutput, GuestResult, decode, encode};
 
     /// Allocates `len` bytes for the host.
     pub fn alloc_bytes(len: u32) -> u32 {
@@ -172,14 +177,14 @@ pub mod guest {
         ((ptr as u64) << 32) | len as u64
     }
 
-    /// Runs a format function on an input buffer and returns the packed output location.
+    /// Runs a batch function on an input buffer and returns the packed output location.
     ///
     /// # Safety
     /// `ptr`/`len` must be a buffer from `obsync_alloc` filled by the host.
-    pub unsafe fn call_format(
+    pub unsafe fn call<T: Serialize>(
         ptr: u32,
         len: u32,
-        f: fn(&FormatBatch) -> Result<FormatOutput, String>,
+        f: fn(&FormatBatch) -> Result<T, String>,
     ) -> u64 {
         // SAFETY: guaranteed by the caller.
         let input = unsafe { std::slice::from_raw_parts(ptr as *const u8, len as usize) };
@@ -195,15 +200,59 @@ pub mod guest {
         let bytes = encode(&result).unwrap_or_default();
         leak(bytes)
     }
+
+    /// Runs a format function (see [`call`]).
+    ///
+    /// # Safety
+    /// As for [`call`].
+    pub unsafe fn call_format(
+        ptr: u32,
+        len: u32,
+        f: fn(&FormatBatch) -> Result<FormatOutput, String>,
+    ) -> u64 {
+        // SAFETY: forwarded.
+        unsafe { call(ptr, len, f) }
+    }
+
+    /// Runs a filter function (see [`call`]).
+    ///
+    /// # Safety
+    /// As for [`call`].
+    pub unsafe fn call_filter(
+        ptr: u32,
+        len: u32,
+        f: fn(&FormatBatch) -> Result<FilterOutput, String>,
+    ) -> u64 {
+        // SAFETY: forwarded.
+        unsafe { call(ptr, len, f) }
+    }
 }
 
 /// Exports a function `fn(&FormatBatch) -> Result<FormatOutput, String>` as a format module.
+/// Prefer the attribute `#[obsync_sdk::format]`, which expands to this.
 ///
 /// On wasm32 this emits the ABI exports; natively it expands to nothing, so the function can be
 /// unit-tested directly.
 #[macro_export]
 macro_rules! export_format {
     ($f:ident) => {
+        $crate::__export_module!($f, Format, obsync_format, call_format);
+    };
+}
+
+/// Exports a function `fn(&FilterBatch) -> Result<FilterOutput, String>` as a filter module.
+/// Prefer the attribute `#[obsync_sdk::filter]`, which expands to this.
+#[macro_export]
+macro_rules! export_filter {
+    ($f:ident) => {
+        $crate::__export_module!($f, Filter, obsync_filter, call_filter);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_module {
+    ($f:ident, $kind:ident, $entry:ident, $call:ident) => {
         #[cfg(target_arch = "wasm32")]
         mod __obsync_exports {
             #[unsafe(no_mangle)]
@@ -212,7 +261,7 @@ macro_rules! export_format {
             }
             #[unsafe(no_mangle)]
             pub extern "C" fn obsync_module_kind() -> u32 {
-                $crate::ModuleKind::Format as u32
+                $crate::ModuleKind::$kind as u32
             }
             #[unsafe(no_mangle)]
             pub extern "C" fn obsync_alloc(len: u32) -> u32 {
@@ -227,8 +276,8 @@ macro_rules! export_format {
             /// # Safety
             /// Called by the host with a buffer from `obsync_alloc`.
             #[unsafe(no_mangle)]
-            pub unsafe extern "C" fn obsync_format(ptr: u32, len: u32) -> u64 {
-                unsafe { $crate::abi::guest::call_format(ptr, len, super::$f) }
+            pub unsafe extern "C" fn $entry(ptr: u32, len: u32) -> u64 {
+                unsafe { $crate::abi::guest::$call(ptr, len, super::$f) }
             }
         }
     };

@@ -13,8 +13,10 @@ pub mod schema;
 pub mod value;
 
 pub use abi::{
-    ABI_VERSION, FormatBatch, FormatOptions, FormatOutput, GuestResult, ModuleKind, OutMessage,
+    ABI_VERSION, FilterBatch, FilterDecision, FilterOutput, FormatBatch, FormatOptions,
+    FormatOutput, GuestResult, ModuleKind, OutMessage,
 };
 pub use change::{ChangeKind, ChangeMeta, RowChange};
+pub use obsync_sdk_macros::{filter, format};
 pub use schema::{ColumnSchema, ColumnType, TableSchema};
 pub use value::Value;

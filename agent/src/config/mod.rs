@@ -13,5 +13,7 @@ mod validate;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{LoadedProject, load_dir, load_file};
 pub use project::{
-    ObjectConfig, OptionsConfig, ProjectConfig, SourceConfig, SyncConfig, TargetConfig,
+    FilterConfig, ModuleLimitsConfig, ObjectConfig, OptionsConfig, ProjectConfig, SourceConfig,
+    SyncConfig, TargetConfig,
 };
+pub use validate::BUILTIN_FORMATS;

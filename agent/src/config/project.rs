@@ -135,17 +135,82 @@ pub struct ObjectConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptionsConfig {
-    /// Serialization format: `default`.
+    /// Serialization format: a built-in name (`default`, `canal`, `dataworks`, `shareplex`,
+    /// `default_extend_column_type`) or the path of a format module (`*.wasm`, relative to the
+    /// config directory).
     #[serde(default = "default_format")]
     pub format: String,
+    /// Limits of the format module.
+    #[serde(default)]
+    pub format_limits: ModuleLimitsConfig,
+    /// Filter modules, applied in order before the format.
+    #[serde(default)]
+    pub filters: Vec<FilterConfig>,
 }
 
 impl Default for OptionsConfig {
     fn default() -> Self {
         OptionsConfig {
             format: default_format(),
+            format_limits: ModuleLimitsConfig::default(),
+            filters: Vec::new(),
         }
     }
+}
+
+/// Sandbox limits of one module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleLimitsConfig {
+    /// Maximum linear memory, in MiB (1–4096).
+    #[serde(default = "default_memory_limit_mb")]
+    pub memory_limit_mb: u64,
+    /// Maximum time of one batch call, in milliseconds (1–600000).
+    #[serde(default = "default_call_timeout_ms")]
+    pub call_timeout_ms: u64,
+}
+
+impl Default for ModuleLimitsConfig {
+    fn default() -> Self {
+        ModuleLimitsConfig {
+            memory_limit_mb: default_memory_limit_mb(),
+            call_timeout_ms: default_call_timeout_ms(),
+        }
+    }
+}
+
+/// One filter module.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    /// Path of the module (`*.wasm`, relative to the config directory).
+    pub module: String,
+    /// Maximum linear memory, in MiB (1–4096).
+    #[serde(default = "default_memory_limit_mb")]
+    pub memory_limit_mb: u64,
+    /// Maximum time of one batch call, in milliseconds (1–600000).
+    #[serde(default = "default_call_timeout_ms")]
+    pub call_timeout_ms: u64,
+}
+
+impl FilterConfig {
+    /// Returns the filter's limits.
+    pub fn limits(&self) -> ModuleLimitsConfig {
+        ModuleLimitsConfig {
+            memory_limit_mb: self.memory_limit_mb,
+            call_timeout_ms: self.call_timeout_ms,
+        }
+    }
+}
+
+/// 256 MiB: room for large batches of wide rows, small enough to stop a runaway module.
+fn default_memory_limit_mb() -> u64 {
+    256
+}
+
+/// 5 s per batch call: far above a format's needs, short enough to notice an endless loop.
+fn default_call_timeout_ms() -> u64 {
+    5_000
 }
 
 fn default_true() -> bool {

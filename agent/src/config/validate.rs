@@ -12,6 +12,35 @@ use super::project::ProjectConfig;
 /// The formats built into the binary.
 pub const BUILTIN_FORMATS: &[&str] = &["default"];
 
+/// Checks a module path (relative to the project file's directory): a `.wasm` file that exists.
+fn module_problem(path: &Path, module: &str) -> Option<String> {
+    if !module.ends_with(".wasm") {
+        return Some(format!("{module:?} is not a module path (`*.wasm`)"));
+    }
+    let full = path.parent().unwrap_or(Path::new(".")).join(module);
+    if !full.is_file() {
+        return Some(format!("module file {} does not exist", full.display()));
+    }
+    None
+}
+
+fn limits_problems(l: &super::project::ModuleLimitsConfig) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if !(1..=4096).contains(&l.memory_limit_mb) {
+        out.push((
+            "memory_limit_mb",
+            format!("{} is out of range 1–4096", l.memory_limit_mb),
+        ));
+    }
+    if !(1..=600_000).contains(&l.call_timeout_ms) {
+        out.push((
+            "call_timeout_ms",
+            format!("{} is out of range 1–600000", l.call_timeout_ms),
+        ));
+    }
+    out
+}
+
 /// Checks a parsed project; returns it with `${ENV}` references expanded, plus every problem.
 pub fn validate(
     path: &Path,
@@ -109,14 +138,31 @@ pub fn validate(
         }
     }
     if !BUILTIN_FORMATS.contains(&c.options.format.as_str()) {
-        err(
-            "options.format",
-            format!(
-                "unknown format {:?}: expected one of {}",
-                c.options.format,
-                BUILTIN_FORMATS.join(", ")
-            ),
-        );
+        if c.options.format.ends_with(".wasm") {
+            if let Some(p) = module_problem(path, &c.options.format) {
+                err("options.format", p);
+            }
+        } else {
+            err(
+                "options.format",
+                format!(
+                    "unknown format {:?}: expected one of {} or the path of a `.wasm` format module",
+                    c.options.format,
+                    BUILTIN_FORMATS.join(", ")
+                ),
+            );
+        }
+    }
+    for (field, problem) in limits_problems(&c.options.format_limits) {
+        err(&format!("options.format_limits.{field}"), problem);
+    }
+    for (i, f) in c.options.filters.iter().enumerate() {
+        if let Some(p) = module_problem(path, &f.module) {
+            err(&format!("options.filters[{i}].module"), p);
+        }
+        for (field, problem) in limits_problems(&f.limits()) {
+            err(&format!("options.filters[{i}].{field}"), problem);
+        }
     }
     (c, errors)
 }
@@ -155,12 +201,13 @@ fn is_topic_name(s: &str) -> bool {
 /// Finds the line of a dotted field path such as `objects[1].topic` (best effort).
 pub(crate) fn locate(text: &str, path: &str) -> Option<usize> {
     let mut offset = 0;
+    let mut prefix = String::new();
     let segments: Vec<&str> = path.split('.').collect();
     for (n, seg) in segments.iter().enumerate() {
         let last = n + 1 == segments.len();
         if let Some((name, idx)) = seg.strip_suffix(']').and_then(|s| s.split_once('[')) {
             let idx: usize = idx.parse().ok()?;
-            let header = format!("[[{name}]]");
+            let header = format!("[[{prefix}{name}]]");
             let mut found = None;
             let mut from = offset;
             for _ in 0..=idx {
@@ -169,11 +216,13 @@ pub(crate) fn locate(text: &str, path: &str) -> Option<usize> {
                 from = at + header.len();
             }
             offset = found?;
+            prefix = format!("{prefix}{name}.");
         } else if !last {
-            let header = format!("[{seg}]");
+            let header = format!("[{prefix}{seg}]");
             if let Some(at) = text[offset..].find(&header) {
                 offset += at;
             }
+            prefix = format!("{prefix}{seg}.");
         } else {
             let at = text[offset..]
                 .lines()
@@ -214,5 +263,8 @@ mod tests {
         assert_eq!(locate(text, "objects[1].topic"), Some(7));
         assert_eq!(locate(text, "objects[0]"), Some(4));
         assert_eq!(locate(text, "name"), Some(1));
+        let text = "[options]\nformat = \"x\"\n[[options.filters]]\nmodule = \"a\"\n[[options.filters]]\nmodule = \"b\"\n";
+        assert_eq!(locate(text, "options.filters[1].module"), Some(6));
+        assert_eq!(locate(text, "options.format"), Some(2));
     }
 }

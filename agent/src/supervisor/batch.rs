@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use obsync_sdk::{ABI_VERSION, ChangeMeta, FormatBatch, FormatOptions, RowChange, TableSchema};
+use obsync_sdk::{
+    ABI_VERSION, ChangeMeta, FilterDecision, FormatBatch, FormatOptions, RowChange, TableSchema,
+};
 
 use crate::route::{RouteError, RouteTarget, sharding_indexes, sharding_key};
 use crate::schema::SourceTable;
@@ -17,8 +19,6 @@ use crate::source::RowsChunk;
 pub struct RowRoute {
     /// Topic.
     pub topic: Arc<str>,
-    /// Sharding key string (picks the queue).
-    pub key: String,
     /// `db.table` for the message properties.
     pub database: Arc<str>,
     /// Table name.
@@ -32,7 +32,8 @@ pub struct PendingBatch {
     /// Keeps each table alive while its address is used as a key.
     tables: Vec<Arc<SourceTable>>,
     schema_index: HashMap<usize, u32>,
-    sharding: HashMap<usize, Vec<usize>>,
+    /// Sharding column indexes, per schema index.
+    sharding: Vec<Vec<usize>>,
     /// The row changes, in commit order.
     pub rows: Vec<RowChange>,
     /// Where each row goes.
@@ -61,21 +62,16 @@ impl PendingBatch {
                 self.schemas.push(table.to_module_schema());
                 self.schema_index.insert(table_key, i);
                 self.tables.push(chunk.table.clone());
-                self.sharding
-                    .insert(table_key, sharding_indexes(table, target)?);
+                self.sharding.push(sharding_indexes(table, target)?);
                 i
             }
         };
-        let shard_cols = self.sharding.get(&table_key).cloned().unwrap_or_default();
         let database: Arc<str> = Arc::from(table.database.as_str());
         let table_name: Arc<str> = Arc::from(table.table.as_str());
         for (n, (before, after)) in chunk.rows.into_iter().enumerate() {
             let index = chunk.first_index.saturating_add(n as u32);
-            let key_image = after.as_deref().or(before.as_deref()).unwrap_or_default();
-            let key = sharding_key(key_image, &shard_cols);
             self.routes.push(RowRoute {
                 topic: target.topic.clone(),
-                key,
                 database: database.clone(),
                 table: table_name.clone(),
             });
@@ -97,17 +93,63 @@ impl PendingBatch {
         Ok(())
     }
 
-    /// Takes the batch for the format module, leaving this one empty.
-    pub fn take(&mut self, options: &FormatOptions) -> (FormatBatch, Vec<RowRoute>) {
+    /// Takes the batch for the modules, leaving this one empty.
+    pub fn take(&mut self, options: &FormatOptions) -> TakenBatch {
         let taken = std::mem::take(self);
-        (
-            FormatBatch {
+        TakenBatch {
+            batch: FormatBatch {
                 abi_version: ABI_VERSION,
                 options: options.clone(),
                 schemas: taken.schemas,
                 rows: taken.rows,
             },
-            taken.routes,
-        )
+            routes: taken.routes,
+            sharding: taken.sharding,
+        }
+    }
+}
+
+/// A batch handed to the modules, with the routing facts kept beside it.
+pub struct TakenBatch {
+    /// The batch as modules see it.
+    pub batch: FormatBatch,
+    /// Where each row goes (`routes[i]` belongs to `batch.rows[i]`).
+    pub routes: Vec<RowRoute>,
+    /// Sharding column indexes per schema index.
+    pub sharding: Vec<Vec<usize>>,
+}
+
+impl TakenBatch {
+    /// Applies a filter's decisions (one per row, already checked): drops and replaces rows.
+    pub fn apply(&mut self, decisions: Vec<FilterDecision>) {
+        let rows = std::mem::take(&mut self.batch.rows);
+        let routes = std::mem::take(&mut self.routes);
+        for ((row, route), decision) in rows.into_iter().zip(routes).zip(decisions) {
+            match decision {
+                FilterDecision::Keep => {
+                    self.batch.rows.push(row);
+                    self.routes.push(route);
+                }
+                FilterDecision::Drop => {}
+                FilterDecision::Replace(mut new) => {
+                    // The provenance of a change is not the module's to rewrite.
+                    new.meta = row.meta;
+                    self.batch.rows.push(new);
+                    self.routes.push(route);
+                }
+            }
+        }
+    }
+
+    /// Returns the sharding key of row `i`: its sharding values (after image, or before image
+    /// for DELETE) as text joined by U+0001.
+    pub fn key_of(&self, i: usize) -> String {
+        let row = &self.batch.rows[i];
+        let cols = self
+            .sharding
+            .get(row.table as usize)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        sharding_key(row.key_image().unwrap_or_default(), cols)
     }
 }

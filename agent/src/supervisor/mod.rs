@@ -72,7 +72,8 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     })?;
     let store =
         CheckpointStore::open(&opts.data_dir.join("checkpoints")).map_err(RunError::Checkpoint)?;
-    let engine = WasmEngine::new().map_err(RunError::Wasm)?;
+    let engine =
+        WasmEngine::new(Some(&opts.data_dir.join("module-cache"))).map_err(RunError::Wasm)?;
     let client = RocketMqClient::start().map_err(RunError::Sink)?;
     let (stop_tx, stop_rx) = watch::channel(false);
 

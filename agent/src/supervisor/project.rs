@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use obsync_sdk::{ChangeKind, FormatOptions};
+use obsync_sdk::{ChangeKind, FormatOptions, ModuleKind};
 use rocketmq_client_rust::ClientRuntime;
 use rocketmq_model::common::message::message_single::Message;
 use tokio::sync::watch;
@@ -13,13 +13,14 @@ use tokio::sync::watch;
 use super::batch::PendingBatch;
 use super::error::ProjectError;
 use crate::checkpoint::CheckpointStore;
+use crate::config::ModuleLimitsConfig;
 use crate::config::{LoadedProject, ProjectConfig};
 use crate::route::Router;
 use crate::sink::queue::queue_for_key;
 use crate::sink::{Outgoing, RocketMqSink, SinkError};
 use crate::source::{BinlogReader, SourceEvent, SourceOptions};
 use crate::status::{ProjectState, StatusBoard};
-use crate::wasm::{FormatInstance, LoadedModule, ModuleLimits, WasmEngine, builtin_format};
+use crate::wasm::{LoadedModule, ModuleInstance, ModuleLimits, WasmEngine, builtin_format};
 
 /// Rows collected before a format call and send, also inside one transaction (bounds memory).
 pub const MAX_BATCH_ROWS: usize = 2048;
@@ -32,7 +33,8 @@ pub struct ProjectRunner {
     config: ProjectConfig,
     source: SourceOptions,
     router: Router,
-    format: FormatInstance,
+    format: ModuleInstance,
+    filters: Vec<ModuleInstance>,
     sink: RocketMqSink,
     store: CheckpointStore,
     options: FormatOptions,
@@ -75,21 +77,20 @@ impl ProjectRunner {
             .map_err(|e| start_err("source", e.to_string()))?;
         let _ = conn.disconnect().await;
 
-        let bytes = builtin_format(&config.options.format).ok_or_else(|| {
-            start_err(
-                "options.format",
-                format!("unknown format {:?}", config.options.format),
-            )
-        })?;
-        let module = LoadedModule::load(
+        let format = load_module(
             engine,
+            &file,
             &config.options.format,
-            bytes,
-            ModuleLimits::default(),
+            config.options.format_limits,
+            ModuleKind::Format,
         )
-        .map_err(|e| start_err("options.format", e.to_string()))?;
-        let format =
-            FormatInstance::new(module).map_err(|e| start_err("options.format", e.to_string()))?;
+        .map_err(|e| start_err("options.format", e))?;
+        let mut filters = Vec::with_capacity(config.options.filters.len());
+        for (i, f) in config.options.filters.iter().enumerate() {
+            let filter = load_module(engine, &file, &f.module, f.limits(), ModuleKind::Filter)
+                .map_err(|e| start_err(&format!("options.filters[{i}].module"), e))?;
+            filters.push(filter);
+        }
 
         let mut sink = RocketMqSink::start(runtime, &config.target)
             .await
@@ -115,6 +116,7 @@ impl ProjectRunner {
             source,
             router,
             format,
+            filters,
             sink,
             store,
             options,
@@ -225,14 +227,21 @@ impl ProjectRunner {
         if batch.is_empty() {
             return Ok(());
         }
-        let (format_batch, routes) = batch.take(&self.options);
-        let output = tokio::task::block_in_place(|| self.format.format(&format_batch))?;
+        let mut taken = batch.take(&self.options);
+        for filter in &mut self.filters {
+            let decisions = tokio::task::block_in_place(|| filter.filter(&taken.batch))?;
+            taken.apply(decisions.decisions);
+            if taken.batch.rows.is_empty() {
+                return Ok(());
+            }
+        }
+        let output = tokio::task::block_in_place(|| self.format.format(&taken.batch))?;
         let mut outgoing = Vec::with_capacity(output.messages.len());
         for m in output.messages {
-            let row = &format_batch.rows[m.row as usize];
-            let route = &routes[m.row as usize];
+            let row = &taken.batch.rows[m.row as usize];
+            let route = &taken.routes[m.row as usize];
             let queues = self.sink.queue_count(&route.topic).unwrap_or(1);
-            let queue = queue_for_key(&route.key, queues);
+            let queue = queue_for_key(&taken.key_of(m.row as usize), queues);
             let bytes = m.body.len();
             let mut builder = Message::builder()
                 .topic(route.topic.as_ref())
@@ -267,4 +276,35 @@ impl ProjectRunner {
             .update(&self.config.name, |s| s.messages_sent += count);
         Ok(())
     }
+}
+
+/// Loads a built-in or file module of the expected kind; errors are operator-facing text.
+fn load_module(
+    engine: &WasmEngine,
+    project_file: &std::path::Path,
+    spec: &str,
+    limits: ModuleLimitsConfig,
+    kind: ModuleKind,
+) -> Result<ModuleInstance, String> {
+    let limits = ModuleLimits {
+        memory_bytes: usize::try_from(limits.memory_limit_mb.saturating_mul(1 << 20))
+            .unwrap_or(usize::MAX),
+        call_timeout_ms: limits.call_timeout_ms,
+    };
+    let module = match builtin_format(spec) {
+        Some(bytes) if kind == ModuleKind::Format => {
+            LoadedModule::load(engine, spec, bytes, limits)
+        }
+        _ => {
+            let path = project_file
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(spec);
+            let bytes = std::fs::read(&path)
+                .map_err(|e| format!("cannot read module {}: {e}", path.display()))?;
+            LoadedModule::load(engine, &path.display().to_string(), &bytes, limits)
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    ModuleInstance::new(module, kind).map_err(|e| e.to_string())
 }

@@ -1,10 +1,13 @@
 //! The shared `wasmtime` engine and its epoch ticker.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wasmtime::{Config, Engine};
+use sha2::{Digest, Sha256};
+use wasmtime::{Config, Engine, Module};
 
 /// How often the epoch advances; per-call deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -70,17 +73,22 @@ struct Ticker {
     stop: AtomicBool,
 }
 
-/// One engine shared by every module of the agent, with a background epoch ticker.
+/// One engine shared by every module of the agent, with a background epoch ticker and a cache of
+/// compiled modules keyed by the SHA-256 of their bytes (in memory, and on disk when a cache
+/// directory is given), so reloads and restarts do not compile again.
 #[derive(Clone)]
 pub struct WasmEngine {
     pub(crate) engine: Engine,
+    compiled: Arc<Mutex<HashMap<[u8; 32], Module>>>,
+    cache_dir: Option<PathBuf>,
     /// Keeps the ticker thread alive as long as an engine clone exists.
     _ticker: Arc<Ticker>,
 }
 
 impl WasmEngine {
-    /// Creates the engine and starts its ticker thread.
-    pub fn new() -> Result<Self, WasmError> {
+    /// Creates the engine and starts its ticker thread; compiled modules are also kept in
+    /// `cache_dir` when given.
+    pub fn new(cache_dir: Option<&Path>) -> Result<Self, WasmError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         let engine = Engine::new(&config).map_err(|e| WasmError::Compile {
@@ -107,10 +115,68 @@ impl WasmEngine {
                 module: "<engine>".into(),
                 message: format!("cannot start the epoch thread: {e}"),
             })?;
+        if let Some(dir) = cache_dir
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            tracing::warn!(dir = %dir.display(), error = %e, "module cache directory unusable; compiling in memory only");
+        }
         Ok(WasmEngine {
             engine,
+            compiled: Arc::default(),
+            cache_dir: cache_dir.map(Path::to_path_buf),
             _ticker: ticker,
         })
+    }
+
+    /// Compiles a module, or returns it from the cache when the same bytes were compiled before.
+    pub fn compile(&self, name: &str, bytes: &[u8]) -> Result<Module, WasmError> {
+        let hash: [u8; 32] = Sha256::digest(bytes).into();
+        if let Some(m) = self
+            .compiled
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&hash).cloned())
+        {
+            return Ok(m);
+        }
+        let file = self.cache_dir.as_ref().map(|d| {
+            let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+            d.join(format!("{hex}.cwasm"))
+        });
+        let mut module = None;
+        if let Some(f) = file.as_ref().filter(|f| f.exists()) {
+            // SAFETY: the file was written by `Module::serialize` of this agent into its own data
+            // directory; wasmtime checks that it matches this engine's version and settings.
+            match unsafe { Module::deserialize_file(&self.engine, f) } {
+                Ok(m) => module = Some(m),
+                Err(e) => {
+                    tracing::debug!(file = %f.display(), error = %e, "stale module cache entry; recompiling")
+                }
+            }
+        }
+        let module = match module {
+            Some(m) => m,
+            None => {
+                let m = Module::new(&self.engine, bytes).map_err(|e| WasmError::Compile {
+                    module: name.to_string(),
+                    message: format!("{e:#}"),
+                })?;
+                if let (Some(f), Ok(serialized)) = (file.as_ref(), m.serialize()) {
+                    let tmp = f.with_extension("tmp");
+                    if std::fs::write(&tmp, serialized)
+                        .and_then(|()| std::fs::rename(&tmp, f))
+                        .is_err()
+                    {
+                        let _ = std::fs::remove_file(&tmp);
+                    }
+                }
+                m
+            }
+        };
+        if let Ok(mut c) = self.compiled.lock() {
+            c.insert(hash, module.clone());
+        }
+        Ok(module)
     }
 }
 

@@ -3,10 +3,12 @@
 use std::sync::Arc;
 
 use obsync_sdk::abi::{GuestResult, decode, encode};
-use obsync_sdk::{ABI_VERSION, FormatBatch, FormatOutput, ModuleKind};
+use obsync_sdk::{
+    ABI_VERSION, FilterDecision, FilterOutput, FormatBatch, FormatOutput, ModuleKind,
+};
 use wasmtime::{
-    Caller, ExternType, InstancePre, Linker, Memory, Module, Store, StoreLimits,
-    StoreLimitsBuilder, TypedFunc,
+    Caller, ExternType, InstancePre, Linker, Memory, Store, StoreLimits, StoreLimitsBuilder,
+    TypedFunc,
 };
 
 use super::engine::{EPOCH_TICK, ModuleLimits, WasmEngine, WasmError};
@@ -39,10 +41,7 @@ impl LoadedModule {
             module: name.to_string(),
             message,
         };
-        let module = Module::new(&engine.engine, bytes).map_err(|e| WasmError::Compile {
-            module: name.to_string(),
-            message: format!("{e:#}"),
-        })?;
+        let module = engine.compile(name, bytes)?;
         for import in module.imports() {
             if (import.module(), import.name()) != ("obsync", "log") {
                 return Err(abi(format!(
@@ -95,10 +94,7 @@ impl LoadedModule {
         let kind = call_u32(&mut store, &instance, "obsync_module_kind").map_err(&abi)?;
         loaded.kind = ModuleKind::from_raw(kind)
             .ok_or_else(|| abi(format!("reports unknown module kind {kind}")))?;
-        let entry = match loaded.kind {
-            ModuleKind::Format => "obsync_format",
-            ModuleKind::Filter => "obsync_filter",
-        };
+        let entry = entry_name(loaded.kind);
         if !matches!(module_export(&loaded, entry), Some(ExternType::Func(_))) {
             return Err(abi(format!(
                 "is a {:?} module but does not export `{entry}`",
@@ -181,8 +177,8 @@ fn guest_log(mut caller: Caller<'_, GuestState>, level: u32, ptr: u32, len: u32)
     }
 }
 
-/// A live instance of a format module, owned by one project.
-pub struct FormatInstance {
+/// A live instance of a module, owned by one project.
+pub struct ModuleInstance {
     module: Arc<LoadedModule>,
     live: Option<Live>,
 }
@@ -195,16 +191,19 @@ struct Live {
     entry: TypedFunc<(u32, u32), u64>,
 }
 
-impl FormatInstance {
-    /// Creates an instance of a format module.
-    pub fn new(module: Arc<LoadedModule>) -> Result<Self, WasmError> {
-        if module.kind() != ModuleKind::Format {
+impl ModuleInstance {
+    /// Creates an instance of a module that must be of kind `expected`.
+    pub fn new(module: Arc<LoadedModule>, expected: ModuleKind) -> Result<Self, WasmError> {
+        if module.kind() != expected {
             return Err(WasmError::Abi {
                 module: module.name().to_string(),
-                message: "is a filter module, but a format module is required here".into(),
+                message: format!(
+                    "is a {:?} module, but a {expected:?} module is required here",
+                    module.kind()
+                ),
             });
         }
-        let mut me = FormatInstance { module, live: None };
+        let mut me = ModuleInstance { module, live: None };
         me.live = Some(me.start()?);
         Ok(me)
     }
@@ -229,9 +228,10 @@ impl FormatInstance {
         let free = instance
             .get_typed_func::<(u32, u32), ()>(&mut store, "obsync_free")
             .map_err(|e| abi(format!("`obsync_free` must be (i32, i32) -> (): {e:#}")))?;
+        let name = entry_name(self.module.kind());
         let entry = instance
-            .get_typed_func::<(u32, u32), u64>(&mut store, "obsync_format")
-            .map_err(|e| abi(format!("`obsync_format` must be (i32, i32) -> i64: {e:#}")))?;
+            .get_typed_func::<(u32, u32), u64>(&mut store, name)
+            .map_err(|e| abi(format!("`{name}` must be (i32, i32) -> i64: {e:#}")))?;
         Ok(Live {
             store,
             memory,
@@ -243,6 +243,54 @@ impl FormatInstance {
 
     /// Formats one batch. On any error the instance is discarded and rebuilt on the next call.
     pub fn format(&mut self, batch: &FormatBatch) -> Result<FormatOutput, WasmError> {
+        let out: FormatOutput = self.invoke(batch)?;
+        self.check_output(batch, out)
+    }
+
+    /// Filters one batch: returns one decision per row, checked against the batch.
+    pub fn filter(&mut self, batch: &FormatBatch) -> Result<FilterOutput, WasmError> {
+        let out: FilterOutput = self.invoke(batch)?;
+        let bad = |message: String| WasmError::Output {
+            module: self.module.name().to_string(),
+            message,
+        };
+        if out.decisions.len() != batch.rows.len() {
+            return Err(bad(format!(
+                "returned {} decisions for {} rows",
+                out.decisions.len(),
+                batch.rows.len()
+            )));
+        }
+        for (i, d) in out.decisions.iter().enumerate() {
+            if let FilterDecision::Replace(new) = d {
+                let old = &batch.rows[i];
+                let columns = batch.schema_of(old).map(|s| s.columns.len()).unwrap_or(0);
+                let image_ok = |img: &Option<Vec<obsync_sdk::Value>>| {
+                    img.as_ref().is_none_or(|v| v.len() == columns)
+                };
+                if new.table != old.table || new.kind != old.kind {
+                    return Err(bad(format!(
+                        "replaced row {i} with a row of another table or kind"
+                    )));
+                }
+                if !image_ok(&new.before)
+                    || !image_ok(&new.after)
+                    || new.before.is_some() != old.before.is_some()
+                    || new.after.is_some() != old.after.is_some()
+                {
+                    return Err(bad(format!(
+                        "replaced row {i} with images that do not match its table"
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn invoke<T: serde::de::DeserializeOwned>(
+        &mut self,
+        batch: &FormatBatch,
+    ) -> Result<T, WasmError> {
         let input = encode(batch).map_err(|e| WasmError::Output {
             module: self.module.name().to_string(),
             message: format!("cannot encode the batch: {e}"),
@@ -256,8 +304,8 @@ impl FormatInstance {
             self.live = Some(live);
         }
         let bytes = result?;
-        match decode::<GuestResult<FormatOutput>>(&bytes) {
-            Ok(GuestResult::Ok(out)) => self.check_output(batch, out),
+        match decode::<GuestResult<T>>(&bytes) {
+            Ok(GuestResult::Ok(out)) => Ok(out),
             Ok(GuestResult::Err(message)) => Err(WasmError::Output {
                 module: self.module.name().to_string(),
                 message: format!("reported an error: {message}"),
@@ -336,6 +384,13 @@ impl FormatInstance {
             Ok(bytes)
         })();
         (live, result)
+    }
+}
+
+fn entry_name(kind: ModuleKind) -> &'static str {
+    match kind {
+        ModuleKind::Format => "obsync_format",
+        ModuleKind::Filter => "obsync_filter",
     }
 }
 

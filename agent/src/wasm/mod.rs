@@ -10,7 +10,9 @@
 mod builtin;
 mod engine;
 mod instance;
+#[cfg(test)]
+mod sandbox_tests;
 
 pub use builtin::builtin_format;
 pub use engine::{ModuleLimits, WasmEngine, WasmError};
-pub use instance::{FormatInstance, LoadedModule};
+pub use instance::{LoadedModule, ModuleInstance};

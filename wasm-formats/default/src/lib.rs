@@ -13,12 +13,11 @@ use obsync_sdk::{
     ColumnSchema, FormatBatch, FormatOutput, OutMessage, RowChange, TableSchema, Value,
 };
 
-obsync_sdk::export_format!(format_batch);
-
 /// The key separator OMS uses between composite key parts.
 const KEY_SEPARATOR: char = '\u{1}';
 
 /// Formats every row of the batch as one Default-format message.
+#[obsync_sdk::format]
 pub fn format_batch(batch: &FormatBatch) -> Result<FormatOutput, String> {
     let mut messages = Vec::with_capacity(batch.rows.len());
     for (i, row) in batch.rows.iter().enumerate() {

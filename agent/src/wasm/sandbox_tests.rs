@@ -1,0 +1,182 @@
+//! Sandbox tests with purpose-built bad modules (WebAssembly text): each misbehaviour ends in a
+//! clear error naming the module, never a crash of the host.
+
+use obsync_sdk::{ABI_VERSION, FormatBatch, FormatOptions, ModuleKind};
+
+use super::{LoadedModule, ModuleInstance, ModuleLimits, WasmEngine, WasmError, builtin_format};
+
+/// A module following the ABI, with a replaceable version, extra imports and format body.
+fn module(version: u32, imports: &str, body: &str) -> String {
+    format!(
+        r#"(module
+  {imports}
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 1024))
+  (func (export "obsync_abi_version") (result i32) (i32.const {version}))
+  (func (export "obsync_module_kind") (result i32) (i32.const 2))
+  (func (export "obsync_alloc") (param $len i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $len)))
+    (if (i32.gt_u (global.get $heap) (i32.mul (memory.size) (i32.const 65536)))
+      (then (drop (memory.grow (i32.add (i32.const 1)
+        (i32.div_u (global.get $heap) (i32.const 65536)))))))
+    (local.get $p))
+  (func (export "obsync_free") (param i32 i32))
+  (func (export "obsync_format") (param i32 i32) (result i64) {body}))"#
+    )
+}
+
+fn limits() -> ModuleLimits {
+    ModuleLimits {
+        memory_bytes: 4 << 20,
+        call_timeout_ms: 200,
+    }
+}
+
+fn batch() -> FormatBatch {
+    FormatBatch {
+        abi_version: ABI_VERSION,
+        options: FormatOptions::default(),
+        schemas: vec![],
+        rows: vec![],
+    }
+}
+
+fn run(name: &str, wat: &str) -> Result<(), WasmError> {
+    let engine = WasmEngine::new(None)?;
+    let module = LoadedModule::load(&engine, name, wat.as_bytes(), limits())?;
+    let mut instance = ModuleInstance::new(module, ModuleKind::Format)?;
+    let first = instance.format(&batch()).map(|_| ());
+    // A failed call leaves no broken state behind: the next call runs on a fresh instance and
+    // fails the same way instead of crashing.
+    let second = instance.format(&batch()).map(|_| ());
+    assert_eq!(first.is_ok(), second.is_ok());
+    first
+}
+
+fn expect_err(name: &str, wat: &str, fragments: &[&str]) {
+    let err = run(name, wat)
+        .expect_err("the bad module must fail")
+        .to_string();
+    assert!(err.contains(name), "error does not name the module: {err}");
+    for f in fragments {
+        assert!(err.contains(f), "expected {f:?} in: {err}");
+    }
+}
+
+#[test]
+fn endless_loop_times_out() {
+    expect_err(
+        "loop.wasm",
+        &module(1, "", "(loop $l (br $l)) (i64.const 0)"),
+        &["timed out"],
+    );
+}
+
+#[test]
+fn memory_bomb_hits_the_limit() {
+    let body =
+        "(loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) (i64.const 0)";
+    expect_err(
+        "bomb.wasm",
+        &module(1, "", body),
+        &["call failed", "memory"],
+    );
+}
+
+#[test]
+fn trap_is_reported() {
+    expect_err("trap.wasm", &module(1, "", "unreachable"), &["unreachable"]);
+}
+
+#[test]
+fn garbage_output_is_rejected() {
+    // Sixteen zero bytes are not a MessagePack result.
+    expect_err(
+        "garbage.wasm",
+        &module(1, "", "(i64.const 16)"),
+        &["malformed output"],
+    );
+}
+
+#[test]
+fn out_of_bounds_output_is_rejected() {
+    expect_err(
+        "oob.wasm",
+        &module(1, "", "(i64.const 0x7fff000000000010)"),
+        &["out-of-bounds"],
+    );
+}
+
+#[test]
+fn wrong_abi_version_is_refused_at_load() {
+    expect_err(
+        "v2.wasm",
+        &module(2, "", "(i64.const 0)"),
+        &["ABI version 2", "ABI version 1"],
+    );
+}
+
+#[test]
+fn wasi_import_is_refused_at_load() {
+    let import = r#"(import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))"#;
+    expect_err(
+        "wasi.wasm",
+        &module(1, import, "(i64.const 0)"),
+        &["wasi_snapshot_preview1.fd_write", "no WASI"],
+    );
+}
+
+#[test]
+fn missing_exports_are_refused_at_load() {
+    expect_err(
+        "empty.wasm",
+        "(module (memory (export \"memory\") 1))",
+        &["obsync_abi_version"],
+    );
+}
+
+#[test]
+fn a_filter_cannot_serve_as_format() {
+    let wat = module(1, "", "(i64.const 0)").replace("(i32.const 2))", "(i32.const 1))");
+    let engine = WasmEngine::new(None).unwrap();
+    // A filter must export obsync_filter; this one does not.
+    let err = LoadedModule::load(&engine, "kind.wasm", wat.as_bytes(), limits())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("obsync_filter"), "{err}");
+}
+
+#[test]
+fn builtin_default_format_runs() {
+    let engine = WasmEngine::new(None).unwrap();
+    let bytes = builtin_format("default").unwrap();
+    let module = LoadedModule::load(&engine, "default", bytes, ModuleLimits::default()).unwrap();
+    let mut instance = ModuleInstance::new(module, ModuleKind::Format).unwrap();
+    let out = instance.format(&batch()).unwrap();
+    assert!(out.messages.is_empty());
+}
+
+#[test]
+fn compiled_modules_are_cached_on_disk() {
+    let dir = std::env::temp_dir().join(format!("obsync-module-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bytes = builtin_format("default").unwrap();
+    WasmEngine::new(Some(&dir))
+        .unwrap()
+        .compile("default", bytes)
+        .unwrap();
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(files.len(), 1, "one .cwasm per module");
+    // A new engine (a restart) loads the cached artifact.
+    WasmEngine::new(Some(&dir))
+        .unwrap()
+        .compile("default", bytes)
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
