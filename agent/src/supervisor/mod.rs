@@ -109,49 +109,55 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
             }
         }
     }
-    let result = if tasks.is_empty() {
+    if tasks.is_empty() {
+        store.flush().await.map_err(RunError::Checkpoint)?;
+        client.shutdown().await;
         if start_errors.is_empty() {
             tracing::warn!(dir = %opts.config_dir.display(), "no enabled project in the config directory");
-            Ok(())
-        } else {
-            Err(RunError::NotStarted(start_errors))
+            return Ok(());
         }
-    } else {
-        supervise(&mut tasks, &store, shutdown).await
-    };
+        return Err(RunError::NotStarted(start_errors));
+    }
+    let started = tasks.len();
+    let mut failed = supervise(&mut tasks, &store, shutdown).await;
     let _ = stop_tx.send(true);
     while let Some(done) = tasks.join_next().await {
         if let Ok((name, Err(e))) = done {
             tracing::error!(project = %name, error = %e, "project stopped with an error");
+            failed.push(e);
         }
     }
     if let Err(e) = store.flush().await {
         tracing::error!(error = %e, "final checkpoint flush failed");
     }
     client.shutdown().await;
-    result
+    if failed.len() == started {
+        Err(RunError::AllFailed(failed))
+    } else {
+        Ok(())
+    }
 }
 
+/// Flushes checkpoints on an interval until `shutdown` resolves or every project ended; returns
+/// the errors of the projects that failed meanwhile.
 async fn supervise(
     tasks: &mut JoinSet<(String, Result<(), ProjectError>)>,
     store: &CheckpointStore,
     shutdown: impl Future<Output = ()>,
-) -> Result<(), RunError> {
+) -> Vec<ProjectError> {
     tokio::pin!(shutdown);
     let mut flush = tokio::time::interval(CHECKPOINT_FLUSH_INTERVAL);
     let mut failed = Vec::new();
     loop {
         tokio::select! {
-            _ = &mut shutdown => return Ok(()),
+            _ = &mut shutdown => return failed,
             _ = flush.tick() => {
                 if let Err(e) = store.flush().await {
                     tracing::error!(error = %e, "checkpoint flush failed");
                 }
             }
             done = tasks.join_next() => match done {
-                None => {
-                    return if failed.is_empty() { Ok(()) } else { Err(RunError::AllFailed(failed)) };
-                }
+                None => return failed,
                 Some(Ok((name, Err(e)))) => {
                     tracing::error!(project = %name, error = %e, "project failed; its checkpoint is kept");
                     failed.push(e);
