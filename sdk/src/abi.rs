@@ -45,6 +45,11 @@ pub struct FormatOptions {
     pub business_system_id: Option<String>,
     /// Whether in-transaction sequence numbers are requested (SharePlex).
     pub sequence_numbers: bool,
+    /// The host's clock when the batch was built, milliseconds since the epoch (modules have no
+    /// clock of their own; formats use it for "time written" fields).
+    pub now_ms: u64,
+    /// The offset from UTC, in seconds, for formats that print local wall-clock times.
+    pub utc_offset_seconds: i32,
 }
 
 /// The input of one format or filter call.

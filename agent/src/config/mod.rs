@@ -12,6 +12,7 @@ mod validate;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{LoadedProject, load_dir, load_file};
+pub use project::parse_utc_offset;
 pub use project::{
     FilterConfig, ModuleLimitsConfig, ObjectConfig, OptionsConfig, ProjectConfig, SourceConfig,
     SyncConfig, TargetConfig,

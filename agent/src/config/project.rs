@@ -146,6 +146,16 @@ pub struct OptionsConfig {
     /// Filter modules, applied in order before the format.
     #[serde(default)]
     pub filters: Vec<FilterConfig>,
+    /// Number the rows of each transaction 1, 2, 3, … in `meta.seq` (OMS "in-transaction
+    /// sequence numbering"; SharePlex only).
+    #[serde(default)]
+    pub sequence_within_transaction: bool,
+    /// Business system identifier (OMS option, 1–20 characters; DataWorks `extend.load_fm`).
+    #[serde(default)]
+    pub business_system_id: Option<String>,
+    /// UTC offset for formats that print wall-clock times (SharePlex), `+08:00` style.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
 }
 
 impl Default for OptionsConfig {
@@ -154,6 +164,9 @@ impl Default for OptionsConfig {
             format: default_format(),
             format_limits: ModuleLimitsConfig::default(),
             filters: Vec::new(),
+            sequence_within_transaction: false,
+            business_system_id: None,
+            time_zone: default_time_zone(),
         }
     }
 }
@@ -201,6 +214,29 @@ impl FilterConfig {
             call_timeout_ms: self.call_timeout_ms,
         }
     }
+}
+
+/// UTC: the same everywhere; set `+08:00` to match the OMS documentation examples.
+fn default_time_zone() -> String {
+    "+00:00".into()
+}
+
+/// Parses a `+HH:MM` / `-HH:MM` offset into seconds.
+pub fn parse_utc_offset(s: &str) -> Option<i32> {
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if h > 14 || m > 59 {
+        return None;
+    }
+    Some(sign * (h * 3600 + m * 60))
 }
 
 /// 256 MiB: room for large batches of wide rows, small enough to stop a runaway module.

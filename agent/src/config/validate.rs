@@ -10,7 +10,13 @@ use super::load::line_of;
 use super::project::ProjectConfig;
 
 /// The formats built into the binary.
-pub const BUILTIN_FORMATS: &[&str] = &["default"];
+pub const BUILTIN_FORMATS: &[&str] = &[
+    "default",
+    "canal",
+    "dataworks",
+    "shareplex",
+    "default_extend_column_type",
+];
 
 /// Checks a module path (relative to the project file's directory): a `.wasm` file that exists.
 fn module_problem(path: &Path, module: &str) -> Option<String> {
@@ -152,6 +158,32 @@ pub fn validate(
                 ),
             );
         }
+    }
+    if c.options.sequence_within_transaction && c.options.format != "shareplex" {
+        err(
+            "options.sequence_within_transaction",
+            format!(
+                "in-transaction sequence numbers exist only in the shareplex format, not in {:?}",
+                c.options.format
+            ),
+        );
+    }
+    if let Some(id) = &c.options.business_system_id
+        && !(1..=20).contains(&id.chars().count())
+    {
+        err(
+            "options.business_system_id",
+            format!("{id:?} must be 1 to 20 characters"),
+        );
+    }
+    if super::project::parse_utc_offset(&c.options.time_zone).is_none() {
+        err(
+            "options.time_zone",
+            format!(
+                "{:?} is not a UTC offset such as \"+08:00\" or \"-05:30\"",
+                c.options.time_zone
+            ),
+        );
     }
     for (field, problem) in limits_problems(&c.options.format_limits) {
         err(&format!("options.format_limits.{field}"), problem);

@@ -214,10 +214,10 @@ fn sql_type(t: ColumnType, meta: &[u8], unsigned: bool) -> String {
         },
         ColumnType::Char => "char".into(),
         ColumnType::VarChar => "varchar".into(),
-        ColumnType::Text => "text".into(),
+        ColumnType::Text => format!("{}text", blob_size(meta)),
         ColumnType::Binary => "binary".into(),
         ColumnType::VarBinary => "varbinary".into(),
-        ColumnType::Blob => "blob".into(),
+        ColumnType::Blob => format!("{}blob", blob_size(meta)),
         ColumnType::Date => "date".into(),
         ColumnType::Time => fsp("time", meta),
         ColumnType::DateTime => fsp("datetime", meta),
@@ -232,6 +232,16 @@ fn sql_type(t: ColumnType, meta: &[u8], unsigned: bool) -> String {
         format!("{base} unsigned")
     } else {
         base
+    }
+}
+
+/// The TINY/MEDIUM/LONG prefix of a BLOB or TEXT column from its length-prefix size.
+fn blob_size(meta: &[u8]) -> &'static str {
+    match meta.first() {
+        Some(1) => "tiny",
+        Some(3) => "medium",
+        Some(4) => "long",
+        _ => "",
     }
 }
 

@@ -105,8 +105,11 @@ impl ProjectRunner {
         let router = Router::new(&config.objects);
         let options = FormatOptions {
             db_type: flavor.db_type().to_string(),
-            business_system_id: None,
-            sequence_numbers: false,
+            business_system_id: config.options.business_system_id.clone(),
+            sequence_numbers: config.options.sequence_within_transaction,
+            now_ms: 0,
+            utc_offset_seconds: crate::config::parse_utc_offset(&config.options.time_zone)
+                .unwrap_or(0),
         };
         let tag = format!("{}_tag", config.target.tag);
         tracing::info!(project = %config.name, file = %file.display(), ?flavor, "project prepared");
@@ -227,6 +230,10 @@ impl ProjectRunner {
         if batch.is_empty() {
             return Ok(());
         }
+        self.options.now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
         let mut taken = batch.take(&self.options);
         for filter in &mut self.filters {
             let decisions = tokio::task::block_in_place(|| filter.filter(&taken.batch))?;

@@ -13,6 +13,6 @@ mod instance;
 #[cfg(test)]
 mod sandbox_tests;
 
-pub use builtin::builtin_format;
+pub use builtin::{builtin_format, builtin_format_names};
 pub use engine::{ModuleLimits, WasmEngine, WasmError};
 pub use instance::{LoadedModule, ModuleInstance};

@@ -1,0 +1,109 @@
+//! The OMS "SharePlex" format (OMS spec §1.7) as a WebAssembly module.
+//!
+//! `{"data":{…},"meta":{"posttime","op","size","time","idx",["seq",]"table","rowid","trans","scn"},
+//! ["key":{…}]}`. `data` is the after image for INSERT, the changed columns' after values for
+//! UPDATE and the before image for DELETE; `key` (UPDATE only) is the full before image. `time`
+//! is the event time and `posttime` the host clock when the batch was built, both as
+//! `YYYY-MM-DDTHH:mm:ss` at the configured UTC offset. `seq` (1-based, per transaction) is present
+//! only with in-transaction sequence numbering. `scn` is the event time in seconds followed by the
+//! row's 5-digit index in its transaction. `size` and `idx` (deprecated in OMS) are `0`/`"0/0"`:
+//! the transaction's size is not known while it streams.
+
+use obsync_formats_common::{image, keys, time};
+use obsync_sdk::json::JsonWriter;
+use obsync_sdk::{ChangeKind, FormatBatch, FormatOutput, OutMessage, RowChange, TableSchema};
+
+/// Formats every row of the batch as one SharePlex message.
+#[obsync_sdk::format]
+pub fn format_batch(batch: &FormatBatch) -> Result<FormatOutput, String> {
+    let mut messages = Vec::with_capacity(batch.rows.len());
+    for (i, row) in batch.rows.iter().enumerate() {
+        let schema = batch
+            .schema_of(row)
+            .ok_or_else(|| format!("row {i} refers to an unknown table"))?;
+        messages.push(OutMessage {
+            row: i as u32,
+            body: format_row(batch, schema, row)?,
+            ..OutMessage::default()
+        });
+    }
+    Ok(FormatOutput { messages })
+}
+
+fn op(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Insert => "ins",
+        ChangeKind::Update => "upd",
+        ChangeKind::Delete => "del",
+    }
+}
+
+fn format_row(
+    batch: &FormatBatch,
+    schema: &TableSchema,
+    row: &RowChange,
+) -> Result<Vec<u8>, String> {
+    let offset = batch.options.utc_offset_seconds;
+    let mut w = JsonWriter::with_capacity(384 + schema.columns.len() * 32);
+    w.raw("{");
+    w.key("data");
+    match (row.kind, row.before.as_deref(), row.after.as_deref()) {
+        (ChangeKind::Update, Some(before), Some(after)) => {
+            image::write_changed(&mut w, &schema.columns, before, after, false)?
+        }
+        _ => image::write_full(&mut w, &schema.columns, row.key_image())?,
+    }
+    w.raw(",");
+    w.key("meta");
+    w.raw("{");
+    w.key("posttime");
+    w.string(&time::local_datetime(
+        (batch.options.now_ms / 1000) as i64,
+        offset,
+    ));
+    w.raw(",");
+    w.key("op");
+    w.string(op(row.kind));
+    w.raw(",");
+    w.key("size");
+    w.u64(0);
+    w.raw(",");
+    w.key("time");
+    w.string(&time::local_datetime(row.meta.timestamp as i64, offset));
+    w.raw(",");
+    w.key("idx");
+    w.string("0/0");
+    w.raw(",");
+    if batch.options.sequence_numbers {
+        w.key("seq");
+        w.u64(row.meta.index_in_transaction as u64 + 1);
+        w.raw(",");
+    }
+    let table = format!("{}.{}", schema.database, schema.table);
+    w.key("table");
+    w.string(&table);
+    w.raw(",");
+    w.key("rowid");
+    w.string(&format!(
+        "{table}-{}",
+        keys::values_joined(schema, row).unwrap_or_default()
+    ));
+    w.raw(",");
+    w.key("trans");
+    w.string(&row.meta.transaction_id);
+    w.raw(",");
+    w.key("scn");
+    w.string(&format!(
+        "{}{:05}",
+        row.meta.timestamp,
+        row.meta.index_in_transaction % 100_000
+    ));
+    w.raw("}");
+    if row.kind == ChangeKind::Update {
+        w.raw(",");
+        w.key("key");
+        image::write_full(&mut w, &schema.columns, row.before.as_deref())?;
+    }
+    w.raw("}");
+    Ok(w.into_bytes())
+}
