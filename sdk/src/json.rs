@@ -78,14 +78,36 @@ impl JsonWriter {
 
     /// Writes a signed integer.
     pub fn i64(&mut self, v: i64) {
-        use std::io::Write;
-        let _ = write!(self.buf, "{v}");
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
 
     /// Writes an unsigned integer.
     pub fn u64(&mut self, v: u64) {
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    }
+
+    /// Writes formatted text as is (for tokens that need no escaping, such as dates).
+    pub fn raw_fmt(&mut self, args: std::fmt::Arguments<'_>) {
         use std::io::Write;
-        let _ = write!(self.buf, "{v}");
+        let _ = self.buf.write_fmt(args);
+    }
+
+    /// Appends a fraction `.ffffff` without trailing zeros (nothing when zero).
+    pub fn fraction(&mut self, micros: u32) {
+        if micros == 0 {
+            return;
+        }
+        let mut digits = [b'0'; 6];
+        let mut m = micros.min(999_999);
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (m % 10) as u8;
+            m /= 10;
+        }
+        let len = digits.iter().rposition(|&d| d != b'0').map_or(0, |p| p + 1);
+        self.buf.push(b'.');
+        self.buf.extend_from_slice(&digits[..len]);
     }
 
     /// Writes a number from exact decimal text; falls back to a string when the text is not a

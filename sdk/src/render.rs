@@ -105,6 +105,30 @@ pub fn write_value(w: &mut JsonWriter, v: &Value) {
         Value::Decimal(d) => w.number_text(d),
         Value::Text(s) | Value::Json(s) => w.string(s),
         Value::Bytes(b) => w.string(&base64(b)),
+        Value::Date { year, month, day } => {
+            w.raw_fmt(format_args!("\"{year:04}-{month:02}-{day:02}\""))
+        }
+        Value::DateTime {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            micros,
+        } => {
+            w.raw_fmt(format_args!(
+                "\"{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}"
+            ));
+            w.fraction(*micros);
+            w.raw("\"");
+        }
+        Value::Timestamp { seconds, micros } => {
+            w.raw("\"");
+            w.i64(*seconds);
+            w.fraction(*micros);
+            w.raw("\"");
+        }
         other => w.string(&text(other)),
     }
 }

@@ -5,10 +5,19 @@
 //! being forced into a calendar type, and text is already decoded from its column charset.
 //! ENUM and SET arrive as their string form; BIT arrives as big-endian bytes.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::de::{self, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One column value of a row image.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// On the wire (MessagePack, see `sdk/ABI.md`) the common kinds are plain values: `nil` for NULL,
+/// an integer for `Int`, `f32`/`f64` for FLOAT/DOUBLE, a string for `Text`, `bin` for `Bytes`;
+/// the others are arrays whose first element is a tag: `[2, u64]` UInt, `[7, "text"]` Decimal,
+/// `[8, y, m, d]` Date, `[9, negative, h, m, s, µs]` Time, `[10, y, m, d, h, m, s, µs]` DateTime,
+/// `[11, seconds, µs]` Timestamp, `[12, y]` Year, `[13, "json"]` Json.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// SQL NULL.
     Null,
@@ -25,7 +34,7 @@ pub enum Value {
     /// Character data (CHAR, VARCHAR, TEXT, ENUM, SET) decoded to UTF-8.
     Text(String),
     /// Binary data (BINARY, VARBINARY, BLOB, BIT, or text whose bytes are not valid in its charset).
-    Bytes(#[serde(with = "serde_bytes")] Vec<u8>),
+    Bytes(Vec<u8>),
     /// A DATE; zero parts are kept (`0000-00-00`).
     Date {
         /// Year, 0–9999.
@@ -82,5 +91,205 @@ impl Value {
     /// Returns true for SQL NULL.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
+    }
+}
+
+const TAG_UINT: u8 = 2;
+const TAG_DECIMAL: u8 = 7;
+const TAG_DATE: u8 = 8;
+const TAG_TIME: u8 = 9;
+const TAG_DATETIME: u8 = 10;
+const TAG_TIMESTAMP: u8 = 11;
+const TAG_YEAR: u8 = 12;
+const TAG_JSON: u8 = 13;
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::UInt(u) => (TAG_UINT, *u).serialize(s),
+            Value::Float(f) => s.serialize_f32(*f),
+            Value::Double(d) => s.serialize_f64(*d),
+            Value::Decimal(t) => (TAG_DECIMAL, t).serialize(s),
+            Value::Text(t) => s.serialize_str(t),
+            Value::Bytes(b) => s.serialize_bytes(b),
+            Value::Date { year, month, day } => (TAG_DATE, year, month, day).serialize(s),
+            Value::Time {
+                negative,
+                hours,
+                minutes,
+                seconds,
+                micros,
+            } => (TAG_TIME, negative, hours, minutes, seconds, micros).serialize(s),
+            Value::DateTime {
+                year,
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                micros,
+            } => (TAG_DATETIME, year, month, day, hour, minute, second, micros).serialize(s),
+            Value::Timestamp { seconds, micros } => (TAG_TIMESTAMP, seconds, micros).serialize(s),
+            Value::Year(y) => (TAG_YEAR, y).serialize(s),
+            Value::Json(t) => (TAG_JSON, t).serialize(s),
+        }
+    }
+}
+
+struct ValueVisitor;
+
+fn next<'de, A: SeqAccess<'de>, T: Deserialize<'de>>(seq: &mut A) -> Result<T, A::Error> {
+    seq.next_element()?
+        .ok_or_else(|| de::Error::custom("tagged value is missing a field"))
+}
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an obsync column value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Int(v as i64))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        i64::try_from(v)
+            .map(Value::Int)
+            .map_err(|_| E::custom("integer above i64::MAX must be tagged as UInt"))
+    }
+
+    fn visit_f32<E>(self, v: f32) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Double(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Text(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Text(v))
+    }
+
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Value, E> {
+        Ok(Value::Bytes(v.to_vec()))
+    }
+
+    fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Value, E> {
+        Ok(Value::Bytes(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let tag: u8 = next(&mut seq)?;
+        Ok(match tag {
+            TAG_UINT => Value::UInt(next(&mut seq)?),
+            TAG_DECIMAL => Value::Decimal(next(&mut seq)?),
+            TAG_DATE => Value::Date {
+                year: next(&mut seq)?,
+                month: next(&mut seq)?,
+                day: next(&mut seq)?,
+            },
+            TAG_TIME => Value::Time {
+                negative: next(&mut seq)?,
+                hours: next(&mut seq)?,
+                minutes: next(&mut seq)?,
+                seconds: next(&mut seq)?,
+                micros: next(&mut seq)?,
+            },
+            TAG_DATETIME => Value::DateTime {
+                year: next(&mut seq)?,
+                month: next(&mut seq)?,
+                day: next(&mut seq)?,
+                hour: next(&mut seq)?,
+                minute: next(&mut seq)?,
+                second: next(&mut seq)?,
+                micros: next(&mut seq)?,
+            },
+            TAG_TIMESTAMP => Value::Timestamp {
+                seconds: next(&mut seq)?,
+                micros: next(&mut seq)?,
+            },
+            TAG_YEAR => Value::Year(next(&mut seq)?),
+            TAG_JSON => Value::Json(next(&mut seq)?),
+            other => return Err(de::Error::custom(format!("unknown value tag {other}"))),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_messagepack() {
+        let values = vec![
+            Value::Null,
+            Value::Int(-5),
+            Value::Int(i64::MAX),
+            Value::Int(7),
+            Value::UInt(u64::MAX),
+            Value::UInt(3),
+            Value::Float(1.25),
+            Value::Double(-2.5e-300),
+            Value::Decimal("12.50".into()),
+            Value::Text("中文 😀".into()),
+            Value::Bytes(vec![0, 255]),
+            Value::Date {
+                year: 0,
+                month: 0,
+                day: 0,
+            },
+            Value::Time {
+                negative: true,
+                hours: 838,
+                minutes: 59,
+                seconds: 59,
+                micros: 123_000,
+            },
+            Value::DateTime {
+                year: 2024,
+                month: 2,
+                day: 29,
+                hour: 23,
+                minute: 59,
+                second: 59,
+                micros: 1,
+            },
+            Value::Timestamp {
+                seconds: -1,
+                micros: 999_999,
+            },
+            Value::Year(2155),
+            Value::Json("{\"a\":1}".into()),
+        ];
+        let bytes = crate::abi::encode(&values).unwrap();
+        let back: Vec<Value> = crate::abi::decode(&bytes).unwrap();
+        assert_eq!(back, values);
+        assert!(crate::abi::decode::<Value>(&crate::abi::encode(&(99u8, 1u8)).unwrap()).is_err());
     }
 }

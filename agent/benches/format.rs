@@ -1,0 +1,161 @@
+//! Rows/s of the Default format as the embedded WASM module (MessagePack in, messages out, through
+//! wasmtime) against the same format code compiled natively into the host, on the same batches.
+//! Prints numbers; asserts nothing. Run: `cargo bench -p obsync --bench format`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use obsync::wasm::{LoadedModule, ModuleInstance, ModuleLimits, WasmEngine, builtin_format};
+use obsync_sdk::{
+    ABI_VERSION, ChangeKind, ChangeMeta, ColumnSchema, ColumnType, FormatBatch, FormatOptions,
+    ModuleKind, RowChange, TableSchema, Value,
+};
+
+/// A 32-column table of mixed types, like the wide table of the decoder benchmark.
+fn wide_schema() -> TableSchema {
+    let kinds = [
+        (ColumnType::BigInt, "bigint unsigned"),
+        (ColumnType::Int, "int"),
+        (ColumnType::VarChar, "varchar(255)"),
+        (ColumnType::Decimal, "decimal(20,6)"),
+        (ColumnType::Double, "double"),
+        (ColumnType::DateTime, "datetime(6)"),
+        (ColumnType::Timestamp, "timestamp(6)"),
+        (ColumnType::Blob, "blob"),
+    ];
+    let columns = (0..32)
+        .map(|i| {
+            let (t, s) = kinds[i % kinds.len()];
+            ColumnSchema {
+                name: format!("c{i}"),
+                column_type: t,
+                sql_type: s.into(),
+                unsigned: i == 0,
+                nullable: true,
+            }
+        })
+        .collect();
+    TableSchema {
+        database: "bench".into(),
+        table: "wide".into(),
+        columns,
+        primary_key: vec![0],
+    }
+}
+
+fn wide_row(schema: &TableSchema, id: u64) -> Vec<Value> {
+    schema
+        .columns
+        .iter()
+        .map(|c| match c.column_type {
+            ColumnType::BigInt => Value::UInt(id),
+            ColumnType::Int => Value::Int(-(id as i64) * 7),
+            ColumnType::VarChar => Value::Text(format!("name-{id}-订单-😀")),
+            ColumnType::Decimal => Value::Decimal(format!("{id}.123450")),
+            ColumnType::Double => Value::Double(id as f64 * 1.5e-3),
+            ColumnType::DateTime => Value::DateTime {
+                year: 2024,
+                month: 2,
+                day: 29,
+                hour: 23,
+                minute: 59,
+                second: 59,
+                micros: 123_456,
+            },
+            ColumnType::Timestamp => Value::Timestamp {
+                seconds: 1_709_210_096,
+                micros: 654_321,
+            },
+            _ => Value::Bytes(vec![0xde, 0xad, 0xbe, 0xef, (id % 256) as u8]),
+        })
+        .collect()
+}
+
+fn batch(rows: usize) -> FormatBatch {
+    let schema = wide_schema();
+    let rows = (0..rows as u64)
+        .map(|id| RowChange {
+            table: 0,
+            kind: ChangeKind::Update,
+            before: Some(wide_row(&schema, id)),
+            after: Some(wide_row(&schema, id + 1)),
+            meta: ChangeMeta {
+                timestamp: 1_709_210_096,
+                transaction_id: "0-1-12345".into(),
+                position: "mdb-bin.000001:4242".into(),
+                index_in_transaction: id as u32,
+                dedupe_key: format!("0-1-12345#{id}"),
+                server_id: 1,
+            },
+        })
+        .collect();
+    FormatBatch {
+        abi_version: ABI_VERSION,
+        options: FormatOptions {
+            db_type: "MYSQL".into(),
+            ..FormatOptions::default()
+        },
+        schemas: vec![schema],
+        rows,
+    }
+}
+
+fn measure(name: &str, rows_per_batch: usize, mut f: impl FnMut() -> usize) -> f64 {
+    // Warm up, then run for about three seconds.
+    for _ in 0..3 {
+        black_box(f());
+    }
+    let start = Instant::now();
+    let mut rows = 0usize;
+    let mut bytes = 0usize;
+    while start.elapsed() < Duration::from_secs(3) {
+        bytes += black_box(f());
+        rows += rows_per_batch;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let rate = rows as f64 / secs;
+    println!(
+        "{name:<28} {rate:>12.0} rows/s  {:>8.1} MB/s of JSON",
+        bytes as f64 / secs / 1e6
+    );
+    rate
+}
+
+fn main() {
+    let rows_per_batch = 1024;
+    let b = batch(rows_per_batch);
+    println!(
+        "Default format, {rows_per_batch}-row batches of 32-column UPDATEs (before + after images)"
+    );
+    let native = measure("native (in-process)", rows_per_batch, || {
+        let out = obsync_format_default::format_batch(&b).expect("native format");
+        out.messages.iter().map(|m| m.body.len()).sum()
+    });
+    measure("msgpack encode (host side)", rows_per_batch, || {
+        obsync_sdk::abi::encode(&b).expect("encode").len()
+    });
+    let bytes = obsync_sdk::abi::encode(&b).expect("encode");
+    println!(
+        "batch size: {} bytes ({} per row)",
+        bytes.len(),
+        bytes.len() / rows_per_batch
+    );
+    measure("msgpack decode (native)", rows_per_batch, || {
+        let d: FormatBatch = obsync_sdk::abi::decode(&bytes).expect("decode");
+        d.rows.len()
+    });
+    let engine = WasmEngine::new(None).expect("engine");
+    let module = LoadedModule::load(
+        &engine,
+        "default",
+        builtin_format("default").expect("built-in"),
+        ModuleLimits::default(),
+    )
+    .expect("module");
+    let mut instance = ModuleInstance::new(module, ModuleKind::Format).expect("instance");
+    let wasm = measure("wasm (embedded module)", rows_per_batch, || {
+        let out = instance.format(&b).expect("wasm format");
+        out.messages.iter().map(|m| m.body.len()).sum()
+    });
+    println!("wasm / native = {:.2}", wasm / native);
+}
