@@ -23,6 +23,9 @@ enum Command {
         /// Where checkpoints are kept.
         #[arg(long, env = "OBSYNC_DATA_DIR", default_value = "obsync-data")]
         data_dir: PathBuf,
+        /// Do not watch the config directory (no hot reload); exit once every project failed.
+        #[arg(long)]
+        no_watch: bool,
     },
     /// Checks every project file without connecting anywhere; prints every problem.
     Validate {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Run {
             config_dir,
             data_dir,
+            no_watch,
         } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
                 config_dir,
                 data_dir,
                 status: obsync::status::StatusBoard::default(),
+                watch: !no_watch,
             };
             match runtime.block_on(obsync::run(opts, obsync::shutdown_signal())) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -25,6 +25,7 @@ impl Agent {
             config_dir: config_dir.to_path_buf(),
             data_dir: data_dir.to_path_buf(),
             status: status.clone(),
+            watch: true,
         };
         let task = tokio::spawn(obsync::run(opts, async move {
             let _ = rx.await;

@@ -160,13 +160,10 @@ async fn a_trapping_module_stops_the_project_and_loses_nothing() -> anyhow::Resu
         error.contains("fmt.wasm") && error.contains("unreachable"),
         "{error}"
     );
-    // The only project failed, so the agent reports it when stopped.
-    assert!(agent.stop().await.is_err());
 
-    // Fix the module (here: swap in the example format) and start again: both rows arrive.
+    // Fix the module (here: swap in the example format). Hot reload notices the new module
+    // bytes, restarts the project from its checkpoint, and both rows arrive.
     std::fs::copy(DEBEZIUM, &module)?;
-    let agent = Agent::start(s.config.path(), s.data.path());
-    agent.wait_running(&s.project, WAIT).await?;
     let msgs = s.mq.read_topic(&s.topic, 2, WAIT).await?;
     agent.stop().await?;
     let ids: Vec<i64> = msgs

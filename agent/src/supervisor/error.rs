@@ -77,8 +77,8 @@ pub enum RunError {
     /// No project could be started.
     #[error("no project could be started:\n{}", Lines(.0))]
     NotStarted(Vec<ProjectError>),
-    /// Every started project failed.
-    #[error("every project failed:\n{}", Lines(.0))]
+    /// Every started project failed (only without hot reload; see the log for each error).
+    #[error("every project failed; see the log for each project's error")]
     AllFailed(Vec<ProjectError>),
 }
 

@@ -7,22 +7,24 @@
 
 mod batch;
 mod error;
+mod fleet;
 mod project;
+mod watcher;
 
 pub use error::{ProjectError, RunError};
 pub use project::ProjectRunner;
+
+use fleet::{Fleet, FleetContext};
+use watcher::ConfigWatcher;
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::sync::watch;
-use tokio::task::JoinSet;
-
 use crate::checkpoint::CheckpointStore;
 use crate::config::load_dir;
 use crate::sink::RocketMqClient;
-use crate::status::{ProjectState, StatusBoard};
+use crate::status::StatusBoard;
 use crate::wasm::WasmEngine;
 
 /// How often checkpoints are flushed to disk.
@@ -37,6 +39,8 @@ pub struct RunOptions {
     pub data_dir: PathBuf,
     /// Where project states are published.
     pub status: StatusBoard,
+    /// Whether the config directory is watched for changes (hot reload).
+    pub watch: bool,
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -64,6 +68,11 @@ pub async fn shutdown_signal() {
 }
 
 /// Runs every enabled project of the config directory until `shutdown` resolves.
+///
+/// At start the whole directory must be valid, and at least one enabled project must pass its
+/// start checks. Afterwards, with `watch`, the directory is live: files added, changed or removed
+/// start, restart or stop their projects, and a failed project is retried when its file or one of
+/// its module files changes. Without `watch`, `run` ends with an error once every project failed.
 pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
     let projects = load_dir(&opts.config_dir).map_err(RunError::Config)?;
     std::fs::create_dir_all(&opts.data_dir).map_err(|e| RunError::DataDir {
@@ -75,96 +84,62 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     let engine =
         WasmEngine::new(Some(&opts.data_dir.join("module-cache"))).map_err(RunError::Wasm)?;
     let client = RocketMqClient::start().map_err(RunError::Sink)?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-
-    let mut tasks: JoinSet<(String, Result<(), ProjectError>)> = JoinSet::new();
+    let ctx = FleetContext {
+        engine,
+        runtime: client.runtime(),
+        store: store.clone(),
+        status: opts.status.clone(),
+    };
+    let mut fleet = Fleet::default();
     let mut start_errors = Vec::new();
     for p in projects {
-        let name = p.config.name.clone();
-        if !p.config.enabled {
-            opts.status.set_state(&name, ProjectState::NotStarted);
-            continue;
-        }
-        opts.status.set_state(&name, ProjectState::Starting);
-        match ProjectRunner::prepare(
-            p,
-            &engine,
-            client.runtime(),
-            store.clone(),
-            opts.status.clone(),
-        )
-        .await
-        {
-            Ok(runner) => {
-                let stop = stop_rx.clone();
-                tasks.spawn(async move { (name, runner.run(stop).await) });
-            }
-            Err(e) => {
-                tracing::error!(project = %name, error = %e, "project not started");
-                opts.status.update(&name, |s| {
-                    s.state = ProjectState::Failed;
-                    s.last_error = Some(e.to_string());
-                });
-                start_errors.push(e);
-            }
+        if let Err(e) = fleet.start(&ctx, p).await {
+            start_errors.push(e);
         }
     }
-    if tasks.is_empty() {
-        store.flush().await.map_err(RunError::Checkpoint)?;
+    if fleet.live() == 0 && !start_errors.is_empty() {
+        fleet.stop_all(&opts.status).await;
         client.shutdown().await;
-        if start_errors.is_empty() {
-            tracing::warn!(dir = %opts.config_dir.display(), "no enabled project in the config directory");
-            return Ok(());
-        }
         return Err(RunError::NotStarted(start_errors));
     }
-    let started = tasks.len();
-    let mut failed = supervise(&mut tasks, &store, shutdown).await;
-    let _ = stop_tx.send(true);
-    while let Some(done) = tasks.join_next().await {
-        if let Ok((name, Err(e))) = done {
-            tracing::error!(project = %name, error = %e, "project stopped with an error");
-            failed.push(e);
+    let mut watcher = if opts.watch {
+        match ConfigWatcher::start(&opts.config_dir) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::error!(dir = %opts.config_dir.display(), error = %e, "cannot watch the config directory; changes need a restart");
+                None
+            }
         }
-    }
-    if let Err(e) = store.flush().await {
-        tracing::error!(error = %e, "final checkpoint flush failed");
-    }
-    client.shutdown().await;
-    if failed.len() == started {
-        Err(RunError::AllFailed(failed))
     } else {
-        Ok(())
+        None
+    };
+    if watcher.is_some() {
+        // Changes made between the first load and the start of the watch are applied now.
+        fleet.apply(&ctx, &opts.config_dir).await;
     }
-}
-
-/// Flushes checkpoints on an interval until `shutdown` resolves or every project ended; returns
-/// the errors of the projects that failed meanwhile.
-async fn supervise(
-    tasks: &mut JoinSet<(String, Result<(), ProjectError>)>,
-    store: &CheckpointStore,
-    shutdown: impl Future<Output = ()>,
-) -> Vec<ProjectError> {
     tokio::pin!(shutdown);
     let mut flush = tokio::time::interval(CHECKPOINT_FLUSH_INTERVAL);
-    let mut failed = Vec::new();
-    loop {
+    let result = loop {
         tokio::select! {
-            _ = &mut shutdown => return failed,
+            _ = &mut shutdown => break Ok(()),
             _ = flush.tick() => {
                 if let Err(e) = store.flush().await {
                     tracing::error!(error = %e, "checkpoint flush failed");
                 }
-            }
-            done = tasks.join_next() => match done {
-                None => return failed,
-                Some(Ok((name, Err(e)))) => {
-                    tracing::error!(project = %name, error = %e, "project failed; its checkpoint is kept");
-                    failed.push(e);
+                if watcher.is_none() && fleet.live() == 0 {
+                    break Err(RunError::AllFailed(Vec::new()));
                 }
-                Some(Ok((name, Ok(())))) => tracing::info!(project = %name, "project stopped"),
-                Some(Err(e)) => tracing::error!(error = %e, "project task panicked"),
+            }
+            _ = async { match watcher.as_mut() { Some(w) => w.changed().await, None => std::future::pending().await } } => {
+                tracing::debug!(dir = %opts.config_dir.display(), "config directory changed; applying");
+                fleet.apply(&ctx, &opts.config_dir).await;
             }
         }
+    };
+    fleet.stop_all(&opts.status).await;
+    if let Err(e) = store.flush().await {
+        tracing::error!(error = %e, "final checkpoint flush failed");
     }
+    client.shutdown().await;
+    result
 }

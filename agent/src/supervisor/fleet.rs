@@ -1,0 +1,251 @@
+//! The set of running projects and how a new config directory is applied to it.
+//!
+//! Invariants: each project name runs at most once; a file that fails validation never replaces
+//! the running version of its project (the error goes to the log and the project's status); a
+//! changed project is stopped (finishing its in-flight batch) before its new version starts from
+//! the same checkpoint; a project may not silently move to another source database.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rocketmq_client_rust::ClientRuntime;
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::error::ProjectError;
+use super::project::ProjectRunner;
+use crate::checkpoint::CheckpointStore;
+use crate::config::{LoadedProject, ProjectConfig, load_file};
+use crate::status::{ProjectState, StatusBoard};
+use crate::wasm::WasmEngine;
+
+/// What starting a project needs.
+pub struct FleetContext {
+    /// The shared WebAssembly engine.
+    pub engine: WasmEngine,
+    /// The RocketMQ client runtime.
+    pub runtime: Arc<ClientRuntime>,
+    /// The checkpoint store.
+    pub store: CheckpointStore,
+    /// Where states are published.
+    pub status: StatusBoard,
+}
+
+struct Running {
+    file: PathBuf,
+    fingerprint: [u8; 32],
+    source: String,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<Result<(), ProjectError>>>,
+}
+
+/// The running projects, by name.
+#[derive(Default)]
+pub struct Fleet {
+    projects: HashMap<String, Running>,
+}
+
+/// Identifies a project's source database: changing it under the same name is refused.
+fn source_identity(c: &ProjectConfig) -> String {
+    format!("{}:{}", c.source.host, c.source.port)
+}
+
+/// Hashes a project file and every module file it uses, so a replaced `.wasm` counts as a change.
+fn fingerprint(p: &LoadedProject) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(std::fs::read(&p.path).unwrap_or_default());
+    let base = p.path.parent().unwrap_or(Path::new("."));
+    let modules = std::iter::once(p.config.options.format.as_str())
+        .chain(p.config.options.filters.iter().map(|f| f.module.as_str()))
+        .filter(|m| m.ends_with(".wasm"));
+    for m in modules {
+        h.update(m.as_bytes());
+        h.update(std::fs::read(base.join(m)).unwrap_or_default());
+    }
+    h.finalize().into()
+}
+
+impl Fleet {
+    /// Returns the number of projects with a live task.
+    pub fn live(&self) -> usize {
+        self.projects
+            .values()
+            .filter(|r| r.task.as_ref().is_some_and(|t| !t.is_finished()))
+            .count()
+    }
+
+    /// Starts a project; a project that fails its start checks is recorded as failed (and kept,
+    /// so a later change of its file retries it).
+    pub async fn start(
+        &mut self,
+        ctx: &FleetContext,
+        p: LoadedProject,
+    ) -> Result<(), ProjectError> {
+        let name = p.config.name.clone();
+        let fingerprint = fingerprint(&p);
+        let source = source_identity(&p.config);
+        let file = p.path.clone();
+        let (stop, stop_rx) = watch::channel(false);
+        let mut entry = Running {
+            file,
+            fingerprint,
+            source,
+            stop,
+            task: None,
+        };
+        if !p.config.enabled {
+            ctx.status.update(&name, |s| {
+                s.state = ProjectState::NotStarted;
+                s.last_error = None;
+            });
+            self.projects.insert(name, entry);
+            return Ok(());
+        }
+        ctx.status.update(&name, |s| {
+            s.state = ProjectState::Starting;
+            s.last_error = None;
+        });
+        let result = ProjectRunner::prepare(
+            p,
+            &ctx.engine,
+            ctx.runtime.clone(),
+            ctx.store.clone(),
+            ctx.status.clone(),
+        )
+        .await;
+        let outcome = match result {
+            Ok(runner) => {
+                entry.task = Some(tokio::spawn(runner.run(stop_rx)));
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(project = %name, error = %e, "project not started");
+                ctx.status.update(&name, |s| {
+                    s.state = ProjectState::Failed;
+                    s.last_error = Some(e.to_string());
+                });
+                Err(e)
+            }
+        };
+        self.projects.insert(name, entry);
+        outcome
+    }
+
+    /// Stops a project (it finishes its in-flight batch) and forgets it; its checkpoint is kept.
+    pub async fn stop(&mut self, name: &str, status: &StatusBoard) {
+        if let Some(mut r) = self.projects.remove(name) {
+            let _ = r.stop.send(true);
+            if let Some(task) = r.task.take() {
+                match task.await {
+                    Ok(Err(e)) => {
+                        tracing::error!(project = %name, error = %e, "project stopped with an error")
+                    }
+                    Err(e) => tracing::error!(project = %name, error = %e, "project task panicked"),
+                    Ok(Ok(())) => {}
+                }
+            }
+            status.update(name, |s| {
+                if s.state != ProjectState::Failed {
+                    s.state = ProjectState::Stopped;
+                }
+            });
+        }
+    }
+
+    /// Stops every project.
+    pub async fn stop_all(&mut self, status: &StatusBoard) {
+        let names: Vec<String> = self.projects.keys().cloned().collect();
+        for name in names {
+            self.stop(&name, status).await;
+        }
+    }
+
+    /// Applies the current content of the config directory: starts new projects, stops removed
+    /// ones, restarts changed ones; invalid files keep their running version.
+    pub async fn apply(&mut self, ctx: &FleetContext, dir: &Path) {
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(entries) => entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+                .collect(),
+            Err(e) => {
+                tracing::error!(dir = %dir.display(), error = %e, "cannot read the config directory; keeping every project as it is");
+                return;
+            }
+        };
+        files.sort();
+        let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+        let mut broken_files = Vec::new();
+        let mut valid = Vec::new();
+        for file in files {
+            match load_file(&file) {
+                Ok(p) => {
+                    if let Some(first) = seen.get(&p.config.name) {
+                        tracing::error!(file = %file.display(), first = %first.display(), project = %p.config.name, "duplicate project name; file ignored");
+                        continue;
+                    }
+                    seen.insert(p.config.name.clone(), file.clone());
+                    valid.push(p);
+                }
+                Err(errors) => {
+                    tracing::error!(file = %file.display(), "invalid project file; the running version is kept:\n{errors}");
+                    broken_files.push((file, errors.to_string()));
+                }
+            }
+        }
+        // Report broken files on the project they belong to, and keep those projects running.
+        for (file, errors) in &broken_files {
+            if let Some((name, _)) = self.projects.iter().find(|(_, r)| &r.file == file) {
+                let errors = errors.clone();
+                ctx.status.update(name, |s| s.last_error = Some(errors));
+                seen.entry(name.clone()).or_insert_with(|| file.clone());
+            }
+        }
+        // Removed projects.
+        let removed: Vec<String> = self
+            .projects
+            .keys()
+            .filter(|n| !seen.contains_key(*n))
+            .cloned()
+            .collect();
+        for name in removed {
+            tracing::info!(project = %name, "project file removed; stopping (its checkpoint is kept)");
+            self.stop(&name, &ctx.status).await;
+            ctx.status.set_state(&name, ProjectState::Stopped);
+        }
+        // New and changed projects.
+        for p in valid {
+            let name = p.config.name.clone();
+            match self.projects.get(&name) {
+                None => {
+                    tracing::info!(project = %name, "new project file");
+                    let _ = self.start(ctx, p).await;
+                }
+                Some(r) if r.fingerprint == fingerprint(&p) => {
+                    // Unchanged (or restored after a broken edit): clear a stale file error.
+                    if r.task.as_ref().is_some_and(|t| !t.is_finished()) {
+                        ctx.status.update(&name, |s| s.last_error = None);
+                    }
+                }
+                Some(r) if r.source != source_identity(&p.config) => {
+                    let message = format!(
+                        "{}: `source`: project {name:?} already reads from {}; a different source database ({}) needs a new project (another name)",
+                        p.path.display(),
+                        r.source,
+                        source_identity(&p.config)
+                    );
+                    tracing::error!(project = %name, "{message}");
+                    ctx.status.update(&name, |s| s.last_error = Some(message));
+                }
+                Some(_) => {
+                    tracing::info!(project = %name, "project changed; restarting from its checkpoint");
+                    self.stop(&name, &ctx.status).await;
+                    let _ = self.start(ctx, p).await;
+                }
+            }
+        }
+    }
+}
