@@ -141,3 +141,63 @@ fn unreachable_database_names_file_and_field() {
         "{err}"
     );
 }
+
+const BY_REFERENCE: &str = r#"name = "p2"
+source = "prod-db"
+target = "mq"
+
+[[objects]]
+database = "d"
+table = "t"
+topic = "x"
+"#;
+
+fn with_data_sources(name: &str, mysql: &str) -> PathBuf {
+    let dir = dir_with(name, "p2.toml", BY_REFERENCE);
+    let ds = dir.join("datasources");
+    std::fs::create_dir_all(&ds).unwrap();
+    std::fs::write(ds.join("prod-db.toml"), mysql).unwrap();
+    std::fs::write(
+        ds.join("mq.toml"),
+        "[rocketmq]\nname_server = \"127.0.0.1:19876\"\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn projects_can_refer_to_shared_data_sources() {
+    let dir = with_data_sources(
+        "ds-ok",
+        "[mysql]\nhost = \"127.0.0.1\"\nport = 13306\nuser = \"obsync\"\nserver_id = 78\n",
+    );
+    let out = obsync(&["validate", "--config-dir", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_missing_data_source_is_named() {
+    let dir = with_data_sources(
+        "ds-missing",
+        "[mysql]\nhost = \"127.0.0.1\"\nuser = \"obsync\"\nserver_id = 78\n",
+    );
+    std::fs::remove_file(dir.join("datasources/prod-db.toml")).unwrap();
+    check(
+        &dir,
+        &[
+            "p2.toml:2: `source`: data source \"prod-db\" not found: expected a file datasources/prod-db.toml",
+        ],
+    );
+}
+
+#[test]
+fn a_bad_data_source_file_is_named() {
+    let dir = with_data_sources(
+        "ds-bad",
+        "[mysql]\nhost = \"127.0.0.1\"\nport = \"x\"\nuser = \"obsync\"\nserver_id = 78\n",
+    );
+    check(
+        &dir,
+        &["prod-db.toml: `mysql.port`: invalid type: string \"x\", expected u16"],
+    );
+}

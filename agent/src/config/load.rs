@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::datasource::DataSources;
 use super::error::{ConfigError, ConfigErrors};
 use super::project::ProjectConfig;
 use super::validate::{locate, validate};
@@ -15,14 +16,18 @@ use super::validate::{locate, validate};
 pub struct LoadedProject {
     /// The project file.
     pub path: PathBuf,
-    /// The validated configuration, with `${ENV}` references expanded.
+    /// The validated configuration, with `${ENV}` references expanded and data source
+    /// references resolved.
     pub config: ProjectConfig,
+    /// The data source files the project refers to (a change to them changes the project).
+    pub uses: Vec<PathBuf>,
 }
 
 /// Loads every `*.toml` project file of `dir`, sorted by file name.
 ///
 /// Returns every problem of every file at once; duplicate project names across files are errors.
 pub fn load_dir(dir: &Path) -> Result<Vec<LoadedProject>, ConfigErrors> {
+    let sources = DataSources::load(dir)?;
     let entries = std::fs::read_dir(dir).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: dir.to_path_buf(),
@@ -41,7 +46,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedProject>, ConfigErrors> {
     let mut errors = Vec::new();
     let mut projects = Vec::new();
     for file in files {
-        match load_file(&file) {
+        match load_file(&file, &sources) {
             Ok(p) => projects.push(p),
             Err(ConfigErrors(mut e)) => errors.append(&mut e),
         }
@@ -68,8 +73,9 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedProject>, ConfigErrors> {
     }
 }
 
-/// Loads and validates one project file.
-pub fn load_file(path: &Path) -> Result<LoadedProject, ConfigErrors> {
+/// Loads and validates one project file, resolving `source = "name"` / `target = "name"` against
+/// the data sources of its directory.
+pub fn load_file(path: &Path, sources: &DataSources) -> Result<LoadedProject, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: path.to_path_buf(),
@@ -78,31 +84,85 @@ pub fn load_file(path: &Path) -> Result<LoadedProject, ConfigErrors> {
             message: format!("cannot read the file: {e}"),
         }])
     })?;
-    let config = parse(path, &text).map_err(|e| ConfigErrors(vec![e]))?;
+    let (config, uses) = parse(path, &text, sources).map_err(|e| ConfigErrors(vec![e]))?;
     let (config, errors) = validate(path, &text, config);
     if errors.is_empty() {
         Ok(LoadedProject {
             path: path.to_path_buf(),
             config,
+            uses,
         })
     } else {
         Err(ConfigErrors(errors))
     }
 }
 
-fn parse(path: &Path, text: &str) -> Result<ProjectConfig, ConfigError> {
-    let de = toml::Deserializer::new(text);
-    ProjectConfig::deserialize_with_path(de).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner();
-        let line = locate(text, &field).or_else(|| inner.span().map(|s| line_of(text, s.start)));
-        ConfigError {
-            file: path.to_path_buf(),
-            line,
-            field: if field == "." { String::new() } else { field },
-            message: inner.message().trim_end_matches('\n').to_string(),
+fn parse(
+    path: &Path,
+    text: &str,
+    sources: &DataSources,
+) -> Result<(ProjectConfig, Vec<PathBuf>), ConfigError> {
+    // References to data sources are replaced by their tables before the typed parse.
+    if let Ok(mut table) = text.parse::<toml::Table>() {
+        let mut uses = Vec::new();
+        let mut referenced = false;
+        for (field, kind, map) in [
+            ("source", "mysql", &sources.mysql),
+            ("target", "rocketmq", &sources.rocketmq),
+        ] {
+            if let Some(toml::Value::String(name)) = table.get(field) {
+                let name = name.clone();
+                let Some((file, t)) = map.get(&name) else {
+                    let known: Vec<&str> = map.keys().map(String::as_str).collect();
+                    return Err(ConfigError {
+                        file: path.to_path_buf(),
+                        line: locate(text, field),
+                        field: field.to_string(),
+                        message: format!(
+                            "data source {name:?} not found: expected a file {}/{name}.toml with a `[{kind}]` table (known: {})",
+                            super::datasource::DATA_SOURCE_DIR,
+                            if known.is_empty() {
+                                "none".to_string()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
+                    });
+                };
+                table.insert(field.to_string(), toml::Value::Table(t.clone()));
+                uses.push(file.clone());
+                referenced = true;
+            }
         }
-    })
+        if referenced {
+            return ProjectConfig::deserialize_with_path(toml::Value::Table(table))
+                .map(|c| (c, uses))
+                .map_err(|e| {
+                    let field = e.path().to_string();
+                    ConfigError {
+                        file: path.to_path_buf(),
+                        line: locate(text, &field),
+                        field: if field == "." { String::new() } else { field },
+                        message: e.into_inner().to_string().trim_end().to_string(),
+                    }
+                });
+        }
+    }
+    let de = toml::Deserializer::new(text);
+    ProjectConfig::deserialize_with_path(de)
+        .map(|c| (c, Vec::new()))
+        .map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            let line =
+                locate(text, &field).or_else(|| inner.span().map(|s| line_of(text, s.start)));
+            ConfigError {
+                file: path.to_path_buf(),
+                line,
+                field: if field == "." { String::new() } else { field },
+                message: inner.message().trim_end_matches('\n').to_string(),
+            }
+        })
 }
 
 /// Returns the 1-based line of a byte offset.

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use super::error::ProjectError;
 use super::project::ProjectRunner;
 use crate::checkpoint::CheckpointStore;
-use crate::config::{LoadedProject, ProjectConfig, load_file};
+use crate::config::{DataSources, LoadedProject, ProjectConfig, load_file};
 use crate::status::{ProjectState, StatusBoard};
 use crate::wasm::WasmEngine;
 
@@ -56,6 +56,9 @@ fn source_identity(c: &ProjectConfig) -> String {
 fn fingerprint(p: &LoadedProject) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(std::fs::read(&p.path).unwrap_or_default());
+    for used in &p.uses {
+        h.update(std::fs::read(used).unwrap_or_default());
+    }
     let base = p.path.parent().unwrap_or(Path::new("."));
     let modules = std::iter::once(p.config.options.format.as_str())
         .chain(p.config.options.filters.iter().map(|f| f.module.as_str()))
@@ -177,11 +180,20 @@ impl Fleet {
             }
         };
         files.sort();
+        let sources = match DataSources::load(dir) {
+            Ok(s) => s,
+            Err(errors) => {
+                tracing::error!(
+                    "invalid data source file; every project is kept as it is:\n{errors}"
+                );
+                return;
+            }
+        };
         let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
         let mut broken_files = Vec::new();
         let mut valid = Vec::new();
         for file in files {
-            match load_file(&file) {
+            match load_file(&file, &sources) {
                 Ok(p) => {
                     if let Some(first) = seen.get(&p.config.name) {
                         tracing::error!(file = %file.display(), first = %first.display(), project = %p.config.name, "duplicate project name; file ignored");

@@ -52,7 +52,9 @@ impl ProjectRunner {
         store: CheckpointStore,
         status: StatusBoard,
     ) -> Result<Self, ProjectError> {
-        let LoadedProject { path: file, config } = project;
+        let LoadedProject {
+            path: file, config, ..
+        } = project;
         let start_err = |field: &str, message: String| ProjectError::Start {
             file: file.clone(),
             field: field.to_string(),
