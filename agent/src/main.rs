@@ -27,6 +27,11 @@ enum Command {
         #[arg(long)]
         no_watch: bool,
     },
+    /// Pauses or resumes a project of an agent (running or not) that uses DATA_DIR.
+    Project {
+        #[command(subcommand)]
+        action: ProjectAction,
+    },
     /// Checks every project file without connecting anywhere; prints every problem.
     Validate {
         /// The directory of project files (`*.toml`).
@@ -35,10 +40,46 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ProjectAction {
+    /// Stops a project after its in-flight batch; its checkpoint is kept.
+    Pause {
+        /// The project name.
+        name: String,
+        /// The agent's data directory.
+        #[arg(long, env = "OBSYNC_DATA_DIR", default_value = "obsync-data")]
+        data_dir: PathBuf,
+    },
+    /// Starts a paused project again from its checkpoint.
+    Resume {
+        /// The project name.
+        name: String,
+        /// The agent's data directory.
+        #[arg(long, env = "OBSYNC_DATA_DIR", default_value = "obsync-data")]
+        data_dir: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
     obsync::telemetry::init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Project { action } => {
+            let (name, data_dir, paused) = match action {
+                ProjectAction::Pause { name, data_dir } => (name, data_dir, true),
+                ProjectAction::Resume { name, data_dir } => (name, data_dir, false),
+            };
+            match obsync::set_paused(&data_dir, &name, paused) {
+                Ok(()) => {
+                    println!("{} {name}", if paused { "paused" } else { "resumed" });
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Validate { config_dir } => match obsync::config::load_dir(&config_dir) {
             Ok(projects) => {
                 println!(

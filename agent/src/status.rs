@@ -22,6 +22,8 @@ pub enum ProjectState {
     Retrying,
     /// Stopped by an error that needs a fix; the checkpoint is kept.
     Failed,
+    /// Paused by `obsync project pause`; resumes from its checkpoint.
+    Paused,
     /// Stopped on request.
     Stopped,
 }

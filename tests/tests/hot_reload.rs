@@ -158,3 +158,49 @@ async fn a_project_cannot_move_to_another_source_database() -> anyhow::Result<()
     mq.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_and_resume_keep_every_row() -> anyhow::Result<()> {
+    init_logs();
+    let db = unique("pause");
+    let topic = unique("pause_t");
+    let mut conn = admin().await?;
+    exec_all(
+        &mut conn,
+        &[
+            &format!("CREATE DATABASE `{db}`"),
+            &format!("USE `{db}`"),
+            "CREATE TABLE a (id INT PRIMARY KEY)",
+        ],
+    )
+    .await?;
+    let mq = Mq::new()?;
+    mq.create_topic(&topic, 2).await?;
+    let config = TempDir::new("pausecfg")?;
+    let data = TempDir::new("pausedata")?;
+    let name = unique("pause");
+    std::fs::write(
+        config.path().join(format!("{name}.toml")),
+        project_toml(&name, &db, "a", &topic, unique_server_id()),
+    )?;
+    let agent = Agent::start(config.path(), data.path());
+    agent.wait_running(&name, WAIT).await?;
+    exec_all(&mut conn, &["INSERT INTO a VALUES (1)"]).await?;
+    assert_eq!(mq.read_topic(&topic, 1, WAIT).await?.len(), 1);
+
+    obsync::set_paused(data.path(), &name, true)?;
+    wait_for(&agent, &name, "paused", |s| s.state == ProjectState::Paused).await?;
+    exec_all(&mut conn, &["INSERT INTO a VALUES (2)"]).await?;
+    obsync::set_paused(data.path(), &name, false)?;
+    agent.wait_running(&name, WAIT).await?;
+    let msgs = mq.read_topic(&topic, 2, WAIT).await?;
+    agent.stop().await?;
+    let mut ids: Vec<i64> = msgs
+        .iter()
+        .filter_map(|m| m.body["postStruct"]["id"].as_i64())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [1, 2], "the row written while paused arrives once");
+    mq.shutdown().await;
+    Ok(())
+}

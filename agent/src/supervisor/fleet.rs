@@ -31,6 +31,15 @@ pub struct FleetContext {
     pub store: CheckpointStore,
     /// Where states are published.
     pub status: StatusBoard,
+    /// The directory of pause markers (`<data-dir>/control/paused/<project>`).
+    pub paused_dir: PathBuf,
+}
+
+impl FleetContext {
+    /// Returns true when the project is paused.
+    pub fn is_paused(&self, project: &str) -> bool {
+        self.paused_dir.join(project).exists()
+    }
 }
 
 struct Running {
@@ -39,6 +48,7 @@ struct Running {
     source: String,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<Result<(), ProjectError>>>,
+    paused: bool,
 }
 
 /// The running projects, by name.
@@ -97,7 +107,17 @@ impl Fleet {
             source,
             stop,
             task: None,
+            paused: false,
         };
+        if p.config.enabled && ctx.is_paused(&name) {
+            entry.paused = true;
+            ctx.status.update(&name, |s| {
+                s.state = ProjectState::Paused;
+                s.last_error = None;
+            });
+            self.projects.insert(name, entry);
+            return Ok(());
+        }
         if !p.config.enabled {
             ctx.status.update(&name, |s| {
                 s.state = ProjectState::NotStarted;
@@ -232,6 +252,11 @@ impl Fleet {
         for p in valid {
             let name = p.config.name.clone();
             match self.projects.get(&name) {
+                Some(r) if r.paused != (p.config.enabled && ctx.is_paused(&name)) => {
+                    tracing::info!(project = %name, paused = !r.paused, "pause state changed");
+                    self.stop(&name, &ctx.status).await;
+                    let _ = self.start(ctx, p).await;
+                }
                 None => {
                     tracing::info!(project = %name, "new project file");
                     let _ = self.start(ctx, p).await;

@@ -27,6 +27,36 @@ use crate::sink::RocketMqClient;
 use crate::status::StatusBoard;
 use crate::wasm::WasmEngine;
 
+/// Pause markers live here under the data directory: `paused/<project>`.
+pub const PAUSED_DIR: &str = "control/paused";
+
+/// Pauses (`true`) or resumes (`false`) a project of the agent using `data_dir`; a running agent
+/// applies it at once, a stopped one when it starts. The pause survives restarts.
+pub fn set_paused(data_dir: &std::path::Path, project: &str, paused: bool) -> std::io::Result<()> {
+    let valid = !project.is_empty()
+        && project.chars().count() <= 64
+        && project
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("invalid project name {project:?}"),
+        ));
+    }
+    let dir = data_dir.join(PAUSED_DIR);
+    std::fs::create_dir_all(&dir)?;
+    let marker = dir.join(project);
+    if paused {
+        std::fs::write(marker, b"paused by obsync project pause\n")
+    } else {
+        match std::fs::remove_file(marker) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+}
+
 /// How often checkpoints are flushed to disk.
 pub const CHECKPOINT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -84,11 +114,17 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     let engine =
         WasmEngine::new(Some(&opts.data_dir.join("module-cache"))).map_err(RunError::Wasm)?;
     let client = RocketMqClient::start().map_err(RunError::Sink)?;
+    let paused_dir = opts.data_dir.join(PAUSED_DIR);
+    std::fs::create_dir_all(&paused_dir).map_err(|e| RunError::DataDir {
+        path: paused_dir.display().to_string(),
+        message: e.to_string(),
+    })?;
     let ctx = FleetContext {
         engine,
         runtime: client.runtime(),
         store: store.clone(),
         status: opts.status.clone(),
+        paused_dir: paused_dir.clone(),
     };
     let mut fleet = Fleet::default();
     let mut start_errors = Vec::new();
@@ -102,6 +138,14 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         client.shutdown().await;
         return Err(RunError::NotStarted(start_errors));
     }
+    // Pause markers are watched even without hot reload.
+    let mut control = match ConfigWatcher::start(&paused_dir) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::error!(dir = %paused_dir.display(), error = %e, "cannot watch pause markers; pause/resume needs a restart");
+            None
+        }
+    };
     let mut watcher = if opts.watch {
         match ConfigWatcher::start(&opts.config_dir) {
             Ok(w) => Some(w),
@@ -113,7 +157,7 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     } else {
         None
     };
-    if watcher.is_some() {
+    if watcher.is_some() || control.is_some() {
         // Changes made between the first load and the start of the watch are applied now.
         fleet.apply(&ctx, &opts.config_dir).await;
     }
@@ -132,6 +176,9 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
             }
             _ = async { match watcher.as_mut() { Some(w) => w.changed().await, None => std::future::pending().await } } => {
                 tracing::debug!(dir = %opts.config_dir.display(), "config directory changed; applying");
+                fleet.apply(&ctx, &opts.config_dir).await;
+            }
+            _ = async { match control.as_mut() { Some(w) => w.changed().await, None => std::future::pending().await } } => {
                 fleet.apply(&ctx, &opts.config_dir).await;
             }
         }
