@@ -201,3 +201,44 @@ fn a_bad_data_source_file_is_named() {
         &["prod-db.toml: `mysql.port`: invalid type: string \"x\", expected u16"],
     );
 }
+
+#[test]
+fn option_rules_are_checked() {
+    let text = GOOD.replace(
+        "name_server = \"127.0.0.1:19876\"",
+        "name_server = \"127.0.0.1:19876\"\naccess_key = \"ak\"\npartition_rule = \"round_robin\"",
+    ) + "\n[options]\nformat = \"canal\"\nsequence_within_transaction = true\nbusiness_system_id = \"a-name-longer-than-twenty\"\ntime_zone = \"Asia/Shanghai\"\n";
+    let dir = dir_with("options", "p1.toml", &text);
+    check(
+        &dir,
+        &[
+            "`target.access_key`: access_key and secret_key go together",
+            "`target.partition_rule`: unknown partition rule \"round_robin\"",
+            "`options.sequence_within_transaction`: in-transaction sequence numbers exist only in the shareplex format",
+            "`options.business_system_id`: \"a-name-longer-than-twenty\" must be 1 to 20 characters",
+            "`options.time_zone`: \"Asia/Shanghai\" is not a UTC offset",
+        ],
+    );
+}
+
+#[test]
+fn unknown_format_and_missing_module_are_named() {
+    let text = GOOD.to_string()
+        + "\n[options]\nformat = \"avro\"\n[[options.filters]]\nmodule = \"modules/nope.wasm\"\n";
+    let dir = dir_with("modules", "p1.toml", &text);
+    check(
+        &dir,
+        &[
+            "`options.format`: unknown format \"avro\": expected one of default, canal, dataworks, shareplex, default_extend_column_type",
+            "`options.filters[0].module`: module file",
+            "nope.wasm does not exist",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_project_names_are_errors() {
+    let dir = dir_with("dup", "p1.toml", GOOD);
+    std::fs::write(dir.join("p1-copy.toml"), GOOD).unwrap();
+    check(&dir, &["`name`: duplicate project name \"p1\""]);
+}

@@ -271,3 +271,34 @@ async fn restart_resumes_from_the_checkpoint_without_loss_or_duplicates() -> any
     f.mq.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn table_partition_rule_puts_a_table_on_one_queue() -> anyhow::Result<()> {
+    let f = fixture("CREATE TABLE t (id INT PRIMARY KEY)", 8).await?;
+    let file = f.config.path().join(format!("{}.toml", f.project));
+    let text = std::fs::read_to_string(&file)?.replace(
+        "producer_group =",
+        "partition_rule = \"table\"\nmessage_trace = true\nproducer_group =",
+    );
+    std::fs::write(&file, text)?;
+    let agent = started(&f).await?;
+    let mut conn = admin().await?;
+    let values: Vec<String> = (0..30).map(|k| format!("({k})")).collect();
+    exec_all(
+        &mut conn,
+        &[
+            &format!("USE `{}`", f.db),
+            &format!("INSERT INTO t VALUES {}", values.join(",")),
+        ],
+    )
+    .await?;
+    let msgs = f.mq.read_topic(&f.topic, 30, WAIT).await?;
+    agent.stop().await?;
+    assert_eq!(msgs.len(), 30);
+    assert!(
+        msgs.iter().all(|m| m.queue == msgs[0].queue),
+        "one queue per table"
+    );
+    f.mq.shutdown().await;
+    Ok(())
+}

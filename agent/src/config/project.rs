@@ -89,6 +89,26 @@ pub struct TargetConfig {
     /// Message tag prefix; messages carry `<tag>_tag` (OMS default `default` → `default_tag`).
     #[serde(default = "default_tag")]
     pub tag: String,
+    /// ACL access key (RocketMQ `AccessKey`); requires `secret_key`.
+    #[serde(default)]
+    pub access_key: Option<String>,
+    /// ACL secret key; `${ENV}` reads it from the environment; never printed.
+    #[serde(default)]
+    pub secret_key: Option<Secret>,
+    /// Turn on RocketMQ message trace (OMS "message trace").
+    #[serde(default)]
+    pub message_trace: bool,
+    /// The trace topic (default `RMQ_SYS_TRACE_TOPIC`).
+    #[serde(default)]
+    pub trace_topic: Option<String>,
+    /// Queue choice: `hash` of the sharding values (OMS default) or `table` (hash of `db.table`).
+    #[serde(default = "default_partition_rule")]
+    pub partition_rule: String,
+}
+
+/// OMS default partition rule.
+fn default_partition_rule() -> String {
+    "hash".into()
 }
 
 /// The DML kinds carried (all by default).

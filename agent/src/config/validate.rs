@@ -107,6 +107,27 @@ pub fn validate(
     if c.target.producer_group.trim().is_empty() {
         err("target.producer_group", "must not be empty".into());
     }
+    if let Some(sk) = &c.target.secret_key {
+        match expand(sk.expose()) {
+            Ok(v) => c.target.secret_key = Some(super::project::Secret(v)),
+            Err(problem) => err("target.secret_key", problem),
+        }
+    }
+    if c.target.access_key.is_some() != c.target.secret_key.is_some() {
+        err(
+            "target.access_key",
+            "access_key and secret_key go together: set both for ACL, or neither".into(),
+        );
+    }
+    if !matches!(c.target.partition_rule.as_str(), "hash" | "table") {
+        err(
+            "target.partition_rule",
+            format!(
+                "unknown partition rule {:?}: expected \"hash\" or \"table\"",
+                c.target.partition_rule
+            ),
+        );
+    }
     if c.target.send_timeout_ms == 0 {
         err("target.send_timeout_ms", "must be greater than 0".into());
     }

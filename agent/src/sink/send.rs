@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use futures_util::future::try_join_all;
-use rocketmq_client_rust::{ClientRuntime, DefaultMQProducer};
+use rocketmq_client_rust::{
+    AclClientRPCHook, ClientConfig, ClientRuntime, DefaultMQProducer, SessionCredentials,
+};
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
 
@@ -42,7 +44,23 @@ impl RocketMqSink {
         runtime: Arc<ClientRuntime>,
         target: &TargetConfig,
     ) -> Result<Self, SinkError> {
-        let mut producer = DefaultMQProducer::builder(runtime)
+        let mut builder = DefaultMQProducer::builder(runtime);
+        if target.message_trace {
+            let mut cfg = ClientConfig::builder().enable_trace(true);
+            if let Some(topic) = &target.trace_topic {
+                cfg = cfg.trace_topic(topic.as_str());
+            }
+            let cfg = cfg
+                .build()
+                .map_err(|e| SinkError::Client(format!("cannot configure message trace: {e}")))?;
+            // `client_config` replaces the whole client config: set it before the name server.
+            builder = builder.client_config(cfg);
+        }
+        if let (Some(ak), Some(sk)) = (&target.access_key, &target.secret_key) {
+            let creds = SessionCredentials::with_keys(ak.as_str(), sk.expose());
+            builder = builder.rpc_hook(Arc::new(AclClientRPCHook::new(creds)));
+        }
+        let mut producer = builder
             .producer_group(target.producer_group.as_str())
             .name_server_addr(target.name_server.as_str())
             .send_msg_timeout(u32::try_from(target.send_timeout_ms).unwrap_or(u32::MAX))

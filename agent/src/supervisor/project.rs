@@ -250,7 +250,12 @@ impl ProjectRunner {
             let row = &taken.batch.rows[m.row as usize];
             let route = &taken.routes[m.row as usize];
             let queues = self.sink.queue_count(&route.topic).unwrap_or(1);
-            let queue = queue_for_key(&taken.key_of(m.row as usize), queues);
+            let key = if self.config.target.partition_rule == "table" {
+                format!("{}.{}", route.database, route.table)
+            } else {
+                taken.key_of(m.row as usize)
+            };
+            let queue = queue_for_key(&key, queues);
             let bytes = m.body.len();
             let mut builder = Message::builder()
                 .topic(route.topic.as_ref())
