@@ -207,7 +207,7 @@ fn option_rules_are_checked() {
     let text = GOOD.replace(
         "name_server = \"127.0.0.1:19876\"",
         "name_server = \"127.0.0.1:19876\"\naccess_key = \"ak\"\npartition_rule = \"round_robin\"",
-    ) + "\n[options]\nformat = \"canal\"\nsequence_within_transaction = true\nbusiness_system_id = \"a-name-longer-than-twenty\"\ntime_zone = \"Asia/Shanghai\"\n";
+    ) + "\n[options]\nformat = \"canal\"\nsequence_within_transaction = true\nbusiness_system_id = \"a-name-longer-than-twenty\"\ntime_zone = \"Asia/Shanghai\"\nstart_timestamp = 99999999999\n";
     let dir = dir_with("options", "p1.toml", &text);
     check(
         &dir,
@@ -217,6 +217,7 @@ fn option_rules_are_checked() {
             "`options.sequence_within_transaction`: in-transaction sequence numbers exist only in the shareplex format",
             "`options.business_system_id`: \"a-name-longer-than-twenty\" must be 1 to 20 characters",
             "`options.time_zone`: \"Asia/Shanghai\" is not a UTC offset",
+            "`options.start_timestamp`: 99999999999 is not a Unix timestamp in seconds between 1 and now",
         ],
     );
 }

@@ -173,6 +173,10 @@ pub struct OptionsConfig {
     /// Business system identifier (OMS option, 1–20 characters; DataWorks `extend.load_fm`).
     #[serde(default)]
     pub business_system_id: Option<String>,
+    /// Where a new project starts: a Unix timestamp in seconds (not in the future); default now.
+    /// Ignored once the project has a checkpoint.
+    #[serde(default)]
+    pub start_timestamp: Option<u64>,
     /// UTC offset for formats that print wall-clock times (SharePlex), `+08:00` style.
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
@@ -186,6 +190,7 @@ impl Default for OptionsConfig {
             filters: Vec::new(),
             sequence_within_transaction: false,
             business_system_id: None,
+            start_timestamp: None,
             time_zone: default_time_zone(),
         }
     }

@@ -197,6 +197,18 @@ pub fn validate(
             format!("{id:?} must be 1 to 20 characters"),
         );
     }
+    if let Some(ts) = c.options.start_timestamp {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if ts == 0 || ts > now {
+            err(
+                "options.start_timestamp",
+                format!("{ts} is not a Unix timestamp in seconds between 1 and now ({now})"),
+            );
+        }
+    }
     if super::project::parse_utc_offset(&c.options.time_zone).is_none() {
         err(
             "options.time_zone",

@@ -11,7 +11,9 @@ pub mod decode;
 mod error;
 mod events;
 mod reader;
+mod seek;
 
 pub use connect::{Flavor, SourceOptions};
 pub use error::SourceError;
 pub use reader::{BinlogReader, RowsChunk, SourceEvent};
+pub use seek::position_at;

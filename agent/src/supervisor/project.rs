@@ -18,7 +18,7 @@ use crate::config::{LoadedProject, ProjectConfig};
 use crate::route::Router;
 use crate::sink::queue::queue_for_key;
 use crate::sink::{Outgoing, RocketMqSink, SinkError};
-use crate::source::{BinlogReader, SourceEvent, SourceOptions};
+use crate::source::{BinlogReader, SourceEvent, SourceOptions, position_at};
 use crate::status::{ProjectState, StatusBoard};
 use crate::wasm::{LoadedModule, ModuleInstance, ModuleLimits, WasmEngine, builtin_format};
 
@@ -171,8 +171,13 @@ impl ProjectRunner {
 
     async fn stream_once(&mut self, stop: &mut watch::Receiver<bool>) -> Result<(), ProjectError> {
         let name = self.config.name.clone();
-        let saved = self.store.load(&name)?;
+        let mut saved = self.store.load(&name)?;
         let resumed = saved.is_some();
+        if let (None, Some(ts)) = (&saved, self.config.options.start_timestamp) {
+            let position = position_at(&self.source, ts).await?;
+            tracing::info!(project = %name, start_timestamp = ts, %position, "start position found");
+            saved = Some(position);
+        }
         let (mut reader, start) = BinlogReader::start(self.source.clone(), saved).await?;
         if !resumed {
             // Remember "now" at once, so a restart before the first commit does not skip rows.
