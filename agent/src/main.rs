@@ -115,7 +115,10 @@ fn main() -> ExitCode {
                 status: obsync::status::StatusBoard::default(),
                 watch: !no_watch,
             };
-            match runtime.block_on(obsync::run(opts, obsync::shutdown_signal())) {
+            match runtime.block_on(async {
+                let shutdown = obsync::shutdown_signal();
+                obsync::run(opts, shutdown).await
+            }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");

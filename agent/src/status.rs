@@ -39,6 +39,9 @@ pub struct ProjectStatus {
     pub last_error: Option<String>,
     /// Messages acknowledged by the broker since start.
     pub messages_sent: u64,
+    /// How many times a binlog stream was started for this project (restarts and reconnects
+    /// included).
+    pub streams_started: u64,
 }
 
 /// The shared table of project statuses; waiters are woken on every change.
@@ -76,6 +79,7 @@ impl StatusBoard {
                 position: None,
                 last_error: None,
                 messages_sent: 0,
+                streams_started: 0,
             });
             f(s);
         }

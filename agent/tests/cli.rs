@@ -243,3 +243,45 @@ fn duplicate_project_names_are_errors() {
     std::fs::write(dir.join("p1-copy.toml"), GOOD).unwrap();
     check(&dir, &["`name`: duplicate project name \"p1\""]);
 }
+
+#[test]
+fn sigterm_stops_the_agent_cleanly() {
+    use std::io::{BufRead, BufReader};
+    // A saved-but-disabled project: the agent runs without reaching any service.
+    let dir = dir_with(
+        "sigterm",
+        "p1.toml",
+        &GOOD.replace("name = \"p1\"", "name = \"p1\"\nenabled = false"),
+    );
+    let data = dir.join("data");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_obsync"))
+        .args([
+            "run",
+            "--config-dir",
+            dir.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn obsync");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    // Wait for the readiness line, then ask it to stop.
+    for line in lines.by_ref() {
+        if line.unwrap().contains("obsync running") {
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "SIGTERM must end in exit code 0");
+}

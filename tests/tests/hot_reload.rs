@@ -204,3 +204,117 @@ async fn pause_and_resume_keep_every_row() -> anyhow::Result<()> {
     mq.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configmap_style_symlink_swaps_are_applied() -> anyhow::Result<()> {
+    init_logs();
+    let db = unique("cm");
+    let topic = unique("cm_t");
+    let mut conn = admin().await?;
+    exec_all(
+        &mut conn,
+        &[
+            &format!("CREATE DATABASE `{db}`"),
+            &format!("USE `{db}`"),
+            "CREATE TABLE a (id INT PRIMARY KEY)",
+            "CREATE TABLE b (id INT PRIMARY KEY)",
+        ],
+    )
+    .await?;
+    let mq = Mq::new()?;
+    mq.create_topic(&topic, 2).await?;
+    let config = TempDir::new("cmcfg")?;
+    let data = TempDir::new("cmdata")?;
+    let name = unique("cm");
+    let dir = config.path();
+    let server_id = unique_server_id();
+    // Kubernetes layout: <dir>/<file> -> ..data/<file>, ..data -> ..<timestamp> (swapped atomically).
+    let write_version = |version: &str, table: &str| -> anyhow::Result<()> {
+        let v = dir.join(version);
+        std::fs::create_dir_all(&v)?;
+        std::fs::write(
+            v.join(format!("{name}.toml")),
+            project_toml(&name, &db, table, &topic, server_id),
+        )?;
+        let tmp = dir.join("..data_tmp");
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(version, &tmp)?;
+        std::fs::rename(&tmp, dir.join("..data"))?;
+        Ok(())
+    };
+    write_version("..v1", "a")?;
+    std::os::unix::fs::symlink(
+        format!("..data/{name}.toml"),
+        dir.join(format!("{name}.toml")),
+    )?;
+    let agent = Agent::start(dir, data.path());
+    agent.wait_running(&name, WAIT).await?;
+    exec_all(&mut conn, &["INSERT INTO a VALUES (1)"]).await?;
+    assert_eq!(mq.read_topic(&topic, 1, WAIT).await?.len(), 1);
+
+    // The new version carries table b instead of a: the project restarts on the swap.
+    write_version("..v2", "b")?;
+    wait_for(&agent, &name, "restart after the swap", |s| {
+        s.state == ProjectState::Running && s.streams_started >= 2
+    })
+    .await?;
+    exec_all(&mut conn, &["INSERT INTO b VALUES (1)"]).await?;
+    let msgs = mq.read_topic(&topic, 2, WAIT).await?;
+    assert_eq!(msgs[1].body["allMetaData"]["table_name"], "b", "{msgs:#?}");
+    agent.stop().await?;
+    mq.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_projects_on_one_database_run_side_by_side() -> anyhow::Result<()> {
+    init_logs();
+    let db = unique("two");
+    let (ta, tb) = (unique("two_a"), unique("two_b"));
+    let mut conn = admin().await?;
+    exec_all(
+        &mut conn,
+        &[
+            &format!("CREATE DATABASE `{db}`"),
+            &format!("USE `{db}`"),
+            "CREATE TABLE a (id INT PRIMARY KEY)",
+            "CREATE TABLE b (id INT PRIMARY KEY)",
+        ],
+    )
+    .await?;
+    let mq = Mq::new()?;
+    mq.create_topic(&ta, 2).await?;
+    mq.create_topic(&tb, 2).await?;
+    let config = TempDir::new("twocfg")?;
+    let data = TempDir::new("twodata")?;
+    let (pa, pb) = (unique("twoa"), unique("twob"));
+    std::fs::write(
+        config.path().join(format!("{pa}.toml")),
+        project_toml(&pa, &db, "a", &ta, unique_server_id()),
+    )?;
+    std::fs::write(
+        config.path().join(format!("{pb}.toml")),
+        project_toml(&pb, &db, "b", &tb, unique_server_id()) + "\n[options]\nformat = \"canal\"\n",
+    )?;
+    let agent = Agent::start(config.path(), data.path());
+    agent.wait_running(&pa, WAIT).await?;
+    agent.wait_running(&pb, WAIT).await?;
+    exec_all(
+        &mut conn,
+        &["INSERT INTO a VALUES (1)", "INSERT INTO b VALUES (2)"],
+    )
+    .await?;
+    let a = mq.read_topic(&ta, 1, WAIT).await?;
+    let b = mq.read_topic(&tb, 1, WAIT).await?;
+    agent.stop().await?;
+    assert_eq!(a.len(), 1);
+    assert_eq!(
+        a[0].body["recordType"], "INSERT",
+        "project a speaks Default"
+    );
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].body["type"], "INSERT", "project b speaks Canal");
+    assert_eq!(b[0].body["table"], "b");
+    mq.shutdown().await;
+    Ok(())
+}

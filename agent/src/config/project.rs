@@ -72,6 +72,10 @@ pub struct SourceConfig {
     /// after three missed heartbeats.
     #[serde(default = "default_heartbeat_ms")]
     pub heartbeat_ms: u64,
+    /// OceanBase config URL (the cluster's `obconfig_url`), kept for the OceanBase-specific
+    /// checks and LogProxy support; unused by the binlog path.
+    #[serde(default)]
+    pub ob_config_url: Option<String>,
 }
 
 /// A RocketMQ target.

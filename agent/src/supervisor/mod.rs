@@ -73,28 +73,37 @@ pub struct RunOptions {
     pub watch: bool,
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Returns a future that resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are installed
+/// when this is called (inside a Tokio runtime), so a signal that arrives before the future is
+/// first polled is not lost.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = term.recv() => {},
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {},
+                        _ = int.recv() => {},
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
                 }
             }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+            tracing::info!("shutdown requested");
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        async move {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutdown requested");
+        }
     }
-    tracing::info!("shutdown requested");
 }
 
 /// Runs every enabled project of the config directory until `shutdown` resolves.
@@ -157,6 +166,7 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     } else {
         None
     };
+    tracing::info!(projects = fleet.live(), dir = %opts.config_dir.display(), "obsync running");
     if watcher.is_some() || control.is_some() {
         // Changes made between the first load and the start of the watch are applied now.
         fleet.apply(&ctx, &opts.config_dir).await;

@@ -187,6 +187,7 @@ impl ProjectRunner {
         self.status.update(&name, |s| {
             s.state = ProjectState::Running;
             s.position = Some(start.clone());
+            s.streams_started += 1;
         });
         let router = self.router.clone();
         let carried = move |db: &str, table: &str| router.route(db, table).is_some();
