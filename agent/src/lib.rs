@@ -18,4 +18,4 @@ pub mod supervisor;
 pub mod telemetry;
 pub mod wasm;
 
-pub use supervisor::{RunError, RunOptions, run, set_paused, shutdown_signal};
+pub use supervisor::{RunError, RunOptions, STATUS_FILE, run, set_paused, shutdown_signal};

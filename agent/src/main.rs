@@ -42,6 +42,12 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ProjectAction {
+    /// Lists the projects of an agent with their state, position and last error.
+    List {
+        /// The agent's data directory.
+        #[arg(long, env = "OBSYNC_DATA_DIR", default_value = "obsync-data")]
+        data_dir: PathBuf,
+    },
     /// Stops a project after its in-flight batch; its checkpoint is kept.
     Pause {
         /// The project name.
@@ -64,10 +70,14 @@ fn main() -> ExitCode {
     obsync::telemetry::init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Project {
+            action: ProjectAction::List { data_dir },
+        } => list_projects(&data_dir),
         Command::Project { action } => {
             let (name, data_dir, paused) = match action {
                 ProjectAction::Pause { name, data_dir } => (name, data_dir, true),
                 ProjectAction::Resume { name, data_dir } => (name, data_dir, false),
+                ProjectAction::List { .. } => return ExitCode::FAILURE,
             };
             match obsync::set_paused(&data_dir, &name, paused) {
                 Ok(()) => {
@@ -127,4 +137,44 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Prints `<data-dir>/status.json` as a table.
+fn list_projects(data_dir: &std::path::Path) -> ExitCode {
+    let path = data_dir.join(obsync::STATUS_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!(
+                "error: cannot read {}: {e} (is an agent using this data directory?)",
+                path.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let all: std::collections::BTreeMap<String, obsync::status::ProjectStatus> =
+        match serde_json::from_str(&text) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        };
+    println!(
+        "{:<32} {:<12} {:<28} {:>10}  last error",
+        "project", "state", "position", "messages"
+    );
+    for (name, s) in all {
+        let state = serde_json::to_value(s.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let position = s.position.map(|p| p.to_string()).unwrap_or_default();
+        let error = s.last_error.unwrap_or_default().replace('\n', " ");
+        println!(
+            "{name:<32} {state:<12} {position:<28} {:>10}  {error}",
+            s.messages_sent
+        );
+    }
+    ExitCode::SUCCESS
 }

@@ -7,10 +7,13 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
+use serde::{Deserialize, Serialize};
+
 use crate::checkpoint::Position;
 
 /// The state of a project (OMS: not started, running, failed, paused/stopped).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ProjectState {
     /// Saved but not started (`enabled = false`) or not started yet.
     NotStarted,
@@ -29,7 +32,7 @@ pub enum ProjectState {
 }
 
 /// What is known about one project.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectStatus {
     /// Current state.
     pub state: ProjectState,
@@ -97,6 +100,19 @@ impl StatusBoard {
                 return;
             }
         }
+    }
+
+    /// Returns a version number that changes whenever a status changes.
+    pub fn version(&self) -> u64 {
+        *self.changed.borrow()
+    }
+
+    /// Writes every status as JSON to `path` (atomically: temp file, then rename).
+    pub fn write_json(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(&self.all()).map_err(std::io::Error::other)?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, json)?;
+        std::fs::rename(tmp, path)
     }
 
     /// Sets a project's state.

@@ -266,8 +266,8 @@ fn sigterm_stops_the_agent_cleanly() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn obsync");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
+    let child_err = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(child_err).lines();
     // Wait for the readiness line, then ask it to stop.
     for line in lines.by_ref() {
         if line.unwrap().contains("obsync running") {
@@ -284,4 +284,44 @@ fn sigterm_stops_the_agent_cleanly() {
     );
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "SIGTERM must end in exit code 0");
+    // The agent left its project states behind for `obsync project list`.
+    let out = obsync(&["project", "list", "--data-dir", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("p1 ") && l.contains("not_started")),
+        "{table}"
+    );
+    // Pause markers are written for the agent to pick up.
+    let out = obsync(&[
+        "project",
+        "pause",
+        "p1",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(data.join("control/paused/p1").exists());
+    let out = obsync(&[
+        "project",
+        "resume",
+        "p1",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(!data.join("control/paused/p1").exists());
+    let out = obsync(&[
+        "project",
+        "pause",
+        "../evil",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        !out.status.success(),
+        "names that are not project names are refused"
+    );
 }

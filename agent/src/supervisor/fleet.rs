@@ -170,7 +170,11 @@ impl Fleet {
                 }
             }
             status.update(name, |s| {
-                if s.state != ProjectState::Failed {
+                // Saved-but-disabled, paused and failed projects keep telling why they are not running.
+                if matches!(
+                    s.state,
+                    ProjectState::Running | ProjectState::Starting | ProjectState::Retrying
+                ) {
                     s.state = ProjectState::Stopped;
                 }
             });

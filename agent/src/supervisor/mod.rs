@@ -27,6 +27,9 @@ use crate::sink::RocketMqClient;
 use crate::status::StatusBoard;
 use crate::wasm::WasmEngine;
 
+/// The agent's project states, rewritten within a second of every change: `<data-dir>/status.json`.
+pub const STATUS_FILE: &str = "status.json";
+
 /// Pause markers live here under the data directory: `paused/<project>`.
 pub const PAUSED_DIR: &str = "control/paused";
 
@@ -173,12 +176,21 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     }
     tokio::pin!(shutdown);
     let mut flush = tokio::time::interval(CHECKPOINT_FLUSH_INTERVAL);
+    let status_file = opts.data_dir.join(STATUS_FILE);
+    let mut status_written = u64::MAX;
     let result = loop {
         tokio::select! {
             _ = &mut shutdown => break Ok(()),
             _ = flush.tick() => {
                 if let Err(e) = store.flush().await {
                     tracing::error!(error = %e, "checkpoint flush failed");
+                }
+                let version = opts.status.version();
+                if version != status_written {
+                    match opts.status.write_json(&status_file) {
+                        Ok(()) => status_written = version,
+                        Err(e) => tracing::warn!(file = %status_file.display(), error = %e, "cannot write the status file"),
+                    }
                 }
                 if watcher.is_none() && fleet.live() == 0 {
                     break Err(RunError::AllFailed(Vec::new()));
@@ -196,6 +208,9 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     fleet.stop_all(&opts.status).await;
     if let Err(e) = store.flush().await {
         tracing::error!(error = %e, "final checkpoint flush failed");
+    }
+    if let Err(e) = opts.status.write_json(&status_file) {
+        tracing::warn!(file = %status_file.display(), error = %e, "cannot write the status file");
     }
     client.shutdown().await;
     result
