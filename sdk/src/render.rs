@@ -93,6 +93,30 @@ pub fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// Days from 1970-01-01 to a proleptic Gregorian date (negative before the epoch).
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The proleptic Gregorian date `(year, month, day)` of a day number since 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
 /// Writes a value as JSON following the OMS rules above.
 pub fn write_value(w: &mut JsonWriter, v: &Value) {
     match v {
@@ -208,6 +232,18 @@ mod tests {
         assert_eq!(f64_text(1e21), "1e21");
         assert_eq!(f64_text(123456.0), "123456");
         assert_eq!(f64_text(0.0), "0");
+    }
+
+    #[test]
+    fn converts_civil_dates() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2022, 11, 15), 19_311);
+        assert_eq!(civil_from_days(19_311), (2022, 11, 15));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        for d in [-800_000, -1, 0, 59, 60, 11_016, 2_932_896] {
+            let (y, m, day) = civil_from_days(d);
+            assert_eq!(days_from_civil(y, m, day), d);
+        }
     }
 
     #[test]

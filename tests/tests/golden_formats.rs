@@ -8,6 +8,7 @@
 //! JSON by `known_artefacts` with the reason, and the README lists the same choices.
 
 use base64::Engine as _;
+use obsync_sdk::render::days_from_civil;
 use obsync_sdk::{
     ABI_VERSION, ChangeKind, ChangeMeta, ColumnSchema, ColumnType, FormatBatch, FormatOptions,
     FormatOutput, RowChange, TableSchema, Value,
@@ -436,15 +437,6 @@ fn dataworks_examples() {
 }
 
 // ---------------------------------------------------------------- SharePlex
-
-/// Days from 1970-01-01 to a date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
-}
 
 /// Reads `YYYY-MM-DDTHH:mm:ss` at UTC+8 (the zone of the OMS examples) back to epoch seconds.
 fn epoch_at_utc8(s: &str) -> i64 {

@@ -4,7 +4,7 @@
 //! DATETIME as milliseconds since the epoch (no zone), TIMESTAMP as an ISO-8601 UTC string.
 
 use obsync_sdk::json::JsonWriter;
-use obsync_sdk::render::f64_text;
+use obsync_sdk::render::{civil_from_days, days_from_civil, f64_text};
 use obsync_sdk::{
     ChangeKind, FormatBatch, FormatOutput, OutMessage, RowChange, TableSchema, Value,
 };
@@ -95,17 +95,6 @@ fn image(w: &mut JsonWriter, schema: &TableSchema, values: Option<&[Value]>) {
     w.raw("}");
 }
 
-/// Days from 1970-01-01 to a civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 fn value(w: &mut JsonWriter, v: &Value) {
     match v {
         Value::Null => w.null(),
@@ -156,19 +145,6 @@ fn value(w: &mut JsonWriter, v: &Value) {
             ));
         }
     }
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

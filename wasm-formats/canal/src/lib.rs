@@ -8,23 +8,12 @@
 
 use obsync_formats_common::{image, types};
 use obsync_sdk::json::JsonWriter;
-use obsync_sdk::{ChangeKind, FormatBatch, FormatOutput, OutMessage, RowChange, TableSchema};
+use obsync_sdk::{ChangeKind, FormatBatch, FormatOutput, RowChange, TableSchema};
 
 /// Formats every row of the batch as one Canal message.
 #[obsync_sdk::format]
 pub fn format_batch(batch: &FormatBatch) -> Result<FormatOutput, String> {
-    let mut messages = Vec::with_capacity(batch.rows.len());
-    for (i, row) in batch.rows.iter().enumerate() {
-        let schema = batch
-            .schema_of(row)
-            .ok_or_else(|| format!("row {i} refers to an unknown table"))?;
-        messages.push(OutMessage {
-            row: i as u32,
-            body: format_row(batch, schema, row)?,
-            ..OutMessage::default()
-        });
-    }
-    Ok(FormatOutput { messages })
+    obsync_formats_common::each_row(batch, |schema, row| format_row(batch, schema, row))
 }
 
 fn format_row(

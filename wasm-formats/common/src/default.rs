@@ -9,24 +9,15 @@
 //! without a key.
 
 use obsync_sdk::json::JsonWriter;
-use obsync_sdk::{FormatBatch, FormatOutput, OutMessage, RowChange, TableSchema, Value};
+use obsync_sdk::{FormatBatch, FormatOutput, RowChange, TableSchema, Value};
 
 use crate::{image, keys, types};
 
 /// Formats every row of the batch; `with_types` adds `__light_type` (DefaultExtendColumnType).
 pub fn format(batch: &FormatBatch, with_types: bool) -> Result<FormatOutput, String> {
-    let mut messages = Vec::with_capacity(batch.rows.len());
-    for (i, row) in batch.rows.iter().enumerate() {
-        let schema = batch
-            .schema_of(row)
-            .ok_or_else(|| format!("row {i} refers to unknown table index {}", row.table))?;
-        messages.push(OutMessage {
-            row: i as u32,
-            body: format_row(batch, schema, row, with_types)?,
-            ..OutMessage::default()
-        });
-    }
-    Ok(FormatOutput { messages })
+    crate::each_row(batch, |schema, row| {
+        format_row(batch, schema, row, with_types)
+    })
 }
 
 fn format_row(
