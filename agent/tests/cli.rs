@@ -206,7 +206,7 @@ fn a_bad_data_source_file_is_named() {
 fn option_rules_are_checked() {
     let text = GOOD.replace(
         "name_server = \"127.0.0.1:19876\"",
-        "name_server = \"127.0.0.1:19876\"\naccess_key = \"ak\"\npartition_rule = \"round_robin\"",
+        "name_server = \"127.0.0.1:19876\"\naccess_key = \"ak\"\npartition_rule = \"round_robin\"\nproducer_group = \"组\"",
     ) + "\n[options]\nformat = \"canal\"\nsequence_within_transaction = true\nbusiness_system_id = \"a-name-longer-than-twenty\"\ntime_zone = \"Asia/Shanghai\"\nstart_timestamp = 99999999999\n";
     let dir = dir_with("options", "p1.toml", &text);
     check(
@@ -214,6 +214,7 @@ fn option_rules_are_checked() {
         &[
             "`target.access_key`: access_key and secret_key go together",
             "`target.partition_rule`: unknown partition rule \"round_robin\"",
+            "`target.producer_group`: invalid producer group \"组\"",
             "`options.sequence_within_transaction`: in-transaction sequence numbers exist only in the shareplex format",
             "`options.business_system_id`: \"a-name-longer-than-twenty\" must be 1 to 20 characters",
             "`options.time_zone`: \"Asia/Shanghai\" is not a UTC offset",

@@ -302,3 +302,58 @@ async fn table_partition_rule_puts_a_table_on_one_queue() -> anyhow::Result<()> 
     f.mq.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renames_column_selection_and_non_ascii_names() -> anyhow::Result<()> {
+    init_logs();
+    let db = unique("名");
+    let topic = unique("rename_t");
+    let mut conn = admin().await?;
+    exec_all(
+        &mut conn,
+        &[
+            &format!("CREATE DATABASE `{db}`"),
+            &format!("USE `{db}`"),
+            "CREATE TABLE `订单` (`编号` INT PRIMARY KEY, `客户` VARCHAR(20), secret VARCHAR(20), amount DECIMAL(8,2))",
+        ],
+    )
+    .await?;
+    let mq = Mq::new()?;
+    mq.create_topic(&topic, 4).await?;
+    let config = TempDir::new("renamecfg")?;
+    let data = TempDir::new("renamedata")?;
+    let name = unique("订单同步");
+    let text = project_toml(&name, &db, "订单", &topic, unique_server_id()).replace(
+        &format!("producer_group = \"{name}_pg\""),
+        "producer_group = \"rename_pg\"",
+    ) + "columns = [\"编号\", \"客户\", \"amount\"]\nrename_database = \"shop\"\nrename_table = \"orders\"\ncolumn_renames = { \"客户\" = \"customer\" }\n";
+    std::fs::write(config.path().join(format!("{name}.toml")), text)?;
+    let agent = Agent::start(config.path(), data.path());
+    agent.wait_running(&name, WAIT).await?;
+    exec_all(
+        &mut conn,
+        &["INSERT INTO `订单` VALUES (1, '张三', 'hidden', 9.50)"],
+    )
+    .await?;
+    let msgs = mq.read_topic(&topic, 1, WAIT).await?;
+    agent.stop().await?;
+    let body = &msgs[0].body;
+    assert_eq!(body["allMetaData"]["db"], "shop");
+    assert_eq!(body["allMetaData"]["table_name"], "orders");
+    assert_eq!(body["allMetaData"]["record_primary_key"], "编号");
+    assert_eq!(
+        body["postStruct"],
+        json!({ "编号": 1, "customer": "张三", "amount": 9.5 })
+    );
+    assert!(
+        !msgs[0].body_text.contains("hidden"),
+        "unselected columns never leave obsync"
+    );
+    // Message properties keep naming the source table.
+    assert_eq!(
+        msgs[0].properties.get("obsync_table").map(String::as_str),
+        Some("订单")
+    );
+    mq.shutdown().await;
+    Ok(())
+}

@@ -153,6 +153,18 @@ pub struct ObjectConfig {
     /// Columns whose values choose the queue; default the primary key.
     #[serde(default)]
     pub sharding_columns: Vec<String>,
+    /// Columns to carry, in output order; default all.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// The database name consumers see (OMS rename); default the source name.
+    #[serde(default)]
+    pub rename_database: Option<String>,
+    /// The table name consumers see (OMS rename); default the source name.
+    #[serde(default)]
+    pub rename_table: Option<String>,
+    /// Column renames, `source_name = "output_name"`.
+    #[serde(default)]
+    pub column_renames: std::collections::BTreeMap<String, String>,
 }
 
 /// Project options.

@@ -104,8 +104,19 @@ pub fn validate(
             ),
         );
     }
-    if c.target.producer_group.trim().is_empty() {
-        err("target.producer_group", "must not be empty".into());
+    let group = &c.target.producer_group;
+    if group.is_empty()
+        || group.len() > 120
+        || !group
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"%|-_".contains(&b))
+    {
+        err(
+            "target.producer_group",
+            format!(
+                "invalid producer group {group:?}: RocketMQ allows letters, digits, `%`, `|`, `-` and `_`, at most 120 characters"
+            ),
+        );
     }
     if let Some(sk) = &c.target.secret_key {
         match expand(sk.expose()) {
@@ -156,6 +167,32 @@ pub fn validate(
                     o.topic
                 ),
             );
+        }
+        let mut cols = HashSet::new();
+        for c in &o.columns {
+            if c.trim().is_empty() || !cols.insert(c.as_str()) {
+                err(
+                    &format!("objects[{i}].columns"),
+                    format!("column {c:?} is empty or listed twice"),
+                );
+            }
+        }
+        let mut outputs = HashSet::new();
+        for (old, new) in &o.column_renames {
+            if new.trim().is_empty() || !outputs.insert(new.as_str()) {
+                err(
+                    &format!("objects[{i}].column_renames"),
+                    format!("{old:?} is renamed to {new:?}, which is empty or used twice"),
+                );
+            }
+        }
+        for (field, v) in [
+            ("rename_database", &o.rename_database),
+            ("rename_table", &o.rename_table),
+        ] {
+            if v.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                err(&format!("objects[{i}].{field}"), "must not be empty".into());
+            }
         }
         if !seen.insert((o.database.as_str(), o.table.as_str())) {
             err(

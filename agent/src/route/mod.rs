@@ -14,18 +14,28 @@ use obsync_sdk::render::push_text;
 use crate::config::ObjectConfig;
 use crate::schema::SourceTable;
 
-/// Where one table's rows go.
+/// Where one table's rows go, and how they look there.
 #[derive(Debug, Clone)]
 pub struct RouteTarget {
     /// The topic.
     pub topic: Arc<str>,
     /// Configured sharding columns (empty: the primary key).
     pub sharding_columns: Vec<String>,
+    /// Selected columns, in output order (empty: all).
+    pub columns: Vec<String>,
+    /// The database name consumers see, when renamed.
+    pub rename_database: Option<String>,
+    /// The table name consumers see, when renamed.
+    pub rename_table: Option<String>,
+    /// Column renames, source name to output name.
+    pub column_renames: std::collections::BTreeMap<String, String>,
 }
 
 /// An object whose sharding columns do not exist in its table.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("table `{database}`.`{table}` has no column {column:?} (configured in `sharding_columns`)")]
+#[error(
+    "table `{database}`.`{table}` has no column {column:?} (named in the object's `sharding_columns`, `columns` or `column_renames`)"
+)]
 pub struct RouteError {
     /// Database.
     pub database: String,
@@ -52,6 +62,10 @@ impl Router {
                     RouteTarget {
                         topic: Arc::from(o.topic.as_str()),
                         sharding_columns: o.sharding_columns.clone(),
+                        columns: o.columns.clone(),
+                        rename_database: o.rename_database.clone(),
+                        rename_table: o.rename_table.clone(),
+                        column_renames: o.column_renames.clone(),
                     },
                 )
             })

@@ -259,7 +259,7 @@ impl ProjectRunner {
             let key = if self.config.target.partition_rule == "table" {
                 format!("{}.{}", route.database, route.table)
             } else {
-                taken.key_of(m.row as usize)
+                route.key.clone()
             };
             let queue = queue_for_key(&key, queues);
             let bytes = m.body.len();
