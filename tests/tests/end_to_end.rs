@@ -357,3 +357,36 @@ async fn renames_column_selection_and_non_ascii_names() -> anyhow::Result<()> {
     mq.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_database_object_picks_up_tables_created_later() -> anyhow::Result<()> {
+    let f = fixture("CREATE TABLE t (id INT PRIMARY KEY)", 4).await?;
+    let file = f.config.path().join(format!("{}.toml", f.project));
+    let text = std::fs::read_to_string(&file)?.replace("table = \"t\"", "table = \"*\"");
+    std::fs::write(&file, text)?;
+    let agent = started(&f).await?;
+    let mut conn = admin().await?;
+    exec_all(
+        &mut conn,
+        &[
+            &format!("USE `{}`", f.db),
+            "INSERT INTO t VALUES (1)",
+            // OMS keeps syncing after `drop table a; create table a_tmp`: so do we.
+            "DROP TABLE t",
+            "CREATE TABLE t_tmp (id INT PRIMARY KEY, note VARCHAR(8))",
+            "INSERT INTO t_tmp VALUES (2, 'later')",
+        ],
+    )
+    .await?;
+    let msgs = f.mq.read_topic(&f.topic, 2, WAIT).await?;
+    agent.stop().await?;
+    let mut tables: Vec<&str> = msgs
+        .iter()
+        .filter_map(|m| m.body["allMetaData"]["table_name"].as_str())
+        .collect();
+    tables.sort_unstable();
+    assert_eq!(tables, ["t", "t_tmp"], "{msgs:#?}");
+    assert!(msgs.iter().any(|m| m.body["postStruct"]["note"] == "later"));
+    f.mq.shutdown().await;
+    Ok(())
+}

@@ -14,6 +14,9 @@ use obsync_sdk::render::push_text;
 use crate::config::ObjectConfig;
 use crate::schema::SourceTable;
 
+/// The table name that selects every table of a database.
+pub const WHOLE_DATABASE: &str = "*";
+
 /// Where one table's rows go, and how they look there.
 #[derive(Debug, Clone)]
 pub struct RouteTarget {
@@ -74,8 +77,16 @@ impl Router {
     }
 
     /// Returns the route of a table, if it is carried.
+    ///
+    /// An object whose table is `*` selects the whole database, tables created later included;
+    /// an object naming the table exactly wins over it.
     pub fn route(&self, database: &str, table: &str) -> Option<&RouteTarget> {
-        self.routes.get(&(database.to_string(), table.to_string()))
+        self.routes
+            .get(&(database.to_string(), table.to_string()))
+            .or_else(|| {
+                self.routes
+                    .get(&(database.to_string(), WHOLE_DATABASE.to_string()))
+            })
     }
 
     /// Returns every distinct topic.
@@ -132,6 +143,27 @@ pub fn sharding_key(image: &[Value], indexes: &[usize]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_database_objects_match_every_table_but_exact_ones_win() {
+        let object = |table: &str, topic: &str| ObjectConfig {
+            database: "shop".into(),
+            table: table.into(),
+            topic: topic.into(),
+            sharding_columns: vec![],
+            columns: vec![],
+            rename_database: None,
+            rename_table: None,
+            column_renames: Default::default(),
+        };
+        let r = Router::new(&[object("*", "all"), object("orders", "orders")]);
+        assert_eq!(r.route("shop", "orders").map(|t| &*t.topic), Some("orders"));
+        assert_eq!(
+            r.route("shop", "created_later").map(|t| &*t.topic),
+            Some("all")
+        );
+        assert!(r.route("other", "orders").is_none());
+    }
 
     #[test]
     fn builds_keys_from_values() {
