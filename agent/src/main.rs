@@ -27,6 +27,15 @@ enum Command {
         #[arg(long)]
         no_watch: bool,
     },
+    /// Runs the precheck of every enabled project (or of one): source, binlog settings,
+    /// privileges, tables, topics and modules, each with pass / warn / fail and a fix.
+    Check {
+        /// The directory of project files (`*.toml`).
+        #[arg(long, env = "OBSYNC_CONFIG_DIR")]
+        config_dir: PathBuf,
+        /// Only this project.
+        project: Option<String>,
+    },
     /// Pauses or resumes a project of an agent (running or not) that uses DATA_DIR.
     Project {
         #[command(subcommand)]
@@ -73,6 +82,10 @@ fn main() -> ExitCode {
         Command::Project {
             action: ProjectAction::List { data_dir },
         } => list_projects(&data_dir),
+        Command::Check {
+            config_dir,
+            project,
+        } => precheck(&config_dir, project.as_deref()),
         Command::Project { action } => {
             let (name, data_dir, paused) = match action {
                 ProjectAction::Pause { name, data_dir } => (name, data_dir, true),
@@ -177,4 +190,80 @@ fn list_projects(data_dir: &std::path::Path) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// Runs `obsync check`: prints one line per check; exit 1 when any check fails.
+fn precheck(config_dir: &std::path::Path, only: Option<&str>) -> ExitCode {
+    let projects = match obsync::config::load_dir(config_dir) {
+        Ok(p) => p,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let engine = match obsync::wasm::WasmEngine::new(None) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let client = match obsync::sink::RocketMqClient::start() {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut failed = false;
+        let mut seen = false;
+        for p in projects
+            .iter()
+            .filter(|p| only.is_none_or(|n| n == p.config.name))
+        {
+            seen = true;
+            println!("project {} ({})", p.config.name, p.path.display());
+            for c in obsync::precheck::run_checks(p, &engine, client.runtime()).await {
+                let mark = match c.outcome {
+                    obsync::precheck::Outcome::Pass => "PASS",
+                    obsync::precheck::Outcome::Warn => "WARN",
+                    obsync::precheck::Outcome::Fail => {
+                        failed = true;
+                        "FAIL"
+                    }
+                };
+                let fix = if c.fix.is_empty() {
+                    String::new()
+                } else {
+                    format!("  -> {}", c.fix)
+                };
+                println!("  {mark}  {:<36} {}{fix}", c.name, c.detail);
+            }
+        }
+        client.shutdown().await;
+        if !seen {
+            eprintln!(
+                "error: no project {:?} in {}",
+                only.unwrap_or_default(),
+                config_dir.display()
+            );
+            return ExitCode::FAILURE;
+        }
+        if failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
 }

@@ -1,0 +1,328 @@
+//! Precheck: the checks that matter before a project starts (the OMS precheck catalogue, spec §5,
+//! narrowed to a MySQL-protocol source and a RocketMQ target), each with pass / warn / fail and a
+//! one-line fix. Read-only: nothing is created or changed on either side.
+
+use std::sync::Arc;
+
+use mysql_async::prelude::Queryable;
+use rocketmq_client_rust::ClientRuntime;
+
+use crate::config::LoadedProject;
+use crate::route::WHOLE_DATABASE;
+use crate::sink::RocketMqSink;
+use crate::source::SourceOptions;
+use crate::wasm::{LoadedModule, ModuleLimits, WasmEngine, builtin_format};
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Fine.
+    Pass,
+    /// Works, with a cost or a risk worth knowing.
+    Warn,
+    /// The project cannot run like this.
+    Fail,
+}
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// Short name, e.g. `source.binlog_format`.
+    pub name: String,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// What was found.
+    pub detail: String,
+    /// How to fix it (empty on pass).
+    pub fix: String,
+}
+
+fn check(name: &str, outcome: Outcome, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    Check {
+        name: name.to_string(),
+        outcome,
+        detail: detail.into(),
+        fix: fix.into(),
+    }
+}
+
+/// Runs every check of one project.
+pub async fn run_checks(
+    p: &LoadedProject,
+    engine: &WasmEngine,
+    runtime: Arc<ClientRuntime>,
+) -> Vec<Check> {
+    let mut out = Vec::new();
+    source_checks(p, &mut out).await;
+    target_checks(p, runtime, &mut out).await;
+    module_checks(p, engine, &mut out);
+    out
+}
+
+async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
+    let c = &p.config.source;
+    let opts = SourceOptions {
+        host: c.host.clone(),
+        port: c.port,
+        user: c.user.clone(),
+        password: c.password.expose().to_string(),
+        server_id: c.server_id,
+        connect_timeout: std::time::Duration::from_millis(c.connect_timeout_ms),
+        heartbeat: std::time::Duration::from_millis(c.heartbeat_ms),
+    };
+    let mut conn = match opts.connect().await {
+        Ok(conn) => {
+            out.push(check(
+                "source.reachable",
+                Outcome::Pass,
+                format!("connected to {}", opts.addr()),
+                "",
+            ));
+            conn
+        }
+        Err(e) => {
+            out.push(check(
+                "source.reachable",
+                Outcome::Fail,
+                e.to_string(),
+                "check source.host, source.port, source.user and source.password",
+            ));
+            return;
+        }
+    };
+    let var = |name: &'static str| format!("SELECT @@{name}");
+    let mut get = async |name: &'static str| -> Option<String> {
+        conn.query_first::<Option<String>, _>(var(name))
+            .await
+            .ok()
+            .flatten()
+            .flatten()
+    };
+    let log_bin = get("log_bin").await.unwrap_or_default();
+    out.push(if log_bin == "1" || log_bin.eq_ignore_ascii_case("ON") {
+        check("source.log_bin", Outcome::Pass, "binary log on", "")
+    } else {
+        check(
+            "source.log_bin",
+            Outcome::Fail,
+            format!("log_bin = {log_bin:?}"),
+            "start the server with log_bin",
+        )
+    });
+    let format = get("binlog_format").await.unwrap_or_default();
+    out.push(if format.eq_ignore_ascii_case("ROW") {
+        check("source.binlog_format", Outcome::Pass, "ROW", "")
+    } else {
+        check(
+            "source.binlog_format",
+            Outcome::Fail,
+            format!("binlog_format = {format:?}"),
+            "SET GLOBAL binlog_format = 'ROW'",
+        )
+    });
+    let image = get("binlog_row_image").await.unwrap_or_default();
+    out.push(if image.eq_ignore_ascii_case("FULL") {
+        check("source.binlog_row_image", Outcome::Pass, "FULL", "")
+    } else {
+        check(
+            "source.binlog_row_image",
+            Outcome::Fail,
+            format!("binlog_row_image = {image:?}"),
+            "SET GLOBAL binlog_row_image = 'FULL'",
+        )
+    });
+    let metadata = get("binlog_row_metadata").await.unwrap_or_default();
+    out.push(if metadata.eq_ignore_ascii_case("FULL") {
+        check("source.binlog_row_metadata", Outcome::Pass, "FULL", "")
+    } else {
+        check(
+            "source.binlog_row_metadata",
+            Outcome::Fail,
+            format!("binlog_row_metadata = {metadata:?}: row events carry no column names"),
+            "SET GLOBAL binlog_row_metadata = 'FULL' (schemas from information_schema are not supported yet)",
+        )
+    });
+    let gtid = match get("gtid_mode").await {
+        Some(mode) => mode,
+        None => get("gtid_strict_mode")
+            .await
+            .map(|m| format!("MariaDB GTIDs (strict mode {m})"))
+            .unwrap_or_default(),
+    };
+    out.push(if gtid.is_empty() || gtid.eq_ignore_ascii_case("OFF") {
+        check(
+            "source.gtid",
+            Outcome::Warn,
+            format!("gtid mode {gtid:?}"),
+            "enable GTIDs for transaction ids that survive file rotation",
+        )
+    } else {
+        check("source.gtid", Outcome::Pass, gtid, "")
+    });
+    let grants: Vec<String> = conn.query("SHOW GRANTS").await.unwrap_or_default();
+    let all = grants.join(" ").to_ascii_uppercase();
+    let has = |p: &str| all.contains("ALL PRIVILEGES") || all.contains(p);
+    let missing: Vec<&str> = [
+        (
+            "REPLICATION SLAVE",
+            has("REPLICATION SLAVE") || has("REPLICATION REPLICA"),
+        ),
+        (
+            "REPLICATION CLIENT",
+            has("REPLICATION CLIENT") || has("BINLOG MONITOR"),
+        ),
+        ("SELECT", has("SELECT")),
+    ]
+    .into_iter()
+    .filter(|(_, ok)| !ok)
+    .map(|(p, _)| p)
+    .collect();
+    out.push(if missing.is_empty() {
+        check(
+            "source.privileges",
+            Outcome::Pass,
+            "REPLICATION SLAVE, REPLICATION CLIENT, SELECT",
+            "",
+        )
+    } else {
+        check(
+            "source.privileges",
+            Outcome::Fail,
+            format!("missing {}", missing.join(", ")),
+            format!("GRANT {} ON *.* TO the user", missing.join(", ")),
+        )
+    });
+    for (i, o) in p.config.objects.iter().enumerate() {
+        let name = format!("objects[{i}] `{}`.`{}`", o.database, o.table);
+        if o.table == WHOLE_DATABASE {
+            let n: Option<u64> = conn
+                .exec_first(
+                    "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+                    (o.database.as_str(),),
+                )
+                .await
+                .ok()
+                .flatten();
+            out.push(if n.unwrap_or(0) > 0 {
+                check(&name, Outcome::Pass, "database exists", "")
+            } else {
+                check(
+                    &name,
+                    Outcome::Fail,
+                    "database does not exist",
+                    "create it or fix `database`",
+                )
+            });
+            continue;
+        }
+        let kind: Option<String> = conn
+            .exec_first(
+                "SELECT TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (o.database.as_str(), o.table.as_str()),
+            )
+            .await
+            .ok()
+            .flatten();
+        let Some(kind) = kind else {
+            out.push(check(
+                &name,
+                Outcome::Fail,
+                "table does not exist",
+                "create it or fix `database`/`table`",
+            ));
+            continue;
+        };
+        if kind != "BASE TABLE" {
+            out.push(check(
+                &name,
+                Outcome::Fail,
+                format!("is a {kind}, not a physical table"),
+                "sync the base table instead",
+            ));
+            continue;
+        }
+        let columns: Vec<String> = conn
+            .exec(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (o.database.as_str(), o.table.as_str()),
+            )
+            .await
+            .unwrap_or_default();
+        let unknown: Vec<&String> = o
+            .sharding_columns
+            .iter()
+            .chain(&o.columns)
+            .chain(o.column_renames.keys())
+            .filter(|c| !columns.contains(c))
+            .collect();
+        out.push(if unknown.is_empty() {
+            check(
+                &name,
+                Outcome::Pass,
+                "physical table with every configured column",
+                "",
+            )
+        } else {
+            check(
+                &name,
+                Outcome::Fail,
+                format!("unknown columns {unknown:?}"),
+                "fix `sharding_columns`, `columns` or `column_renames`",
+            )
+        });
+    }
+    let _ = conn.disconnect().await;
+}
+
+async fn target_checks(p: &LoadedProject, runtime: Arc<ClientRuntime>, out: &mut Vec<Check>) {
+    let mut sink = match RocketMqSink::start(runtime, &p.config.target).await {
+        Ok(s) => s,
+        Err(e) => {
+            out.push(check(
+                "target.producer",
+                Outcome::Fail,
+                e.to_string(),
+                "check target.name_server and the ACL keys",
+            ));
+            return;
+        }
+    };
+    let mut topics: Vec<&str> = p.config.objects.iter().map(|o| o.topic.as_str()).collect();
+    topics.sort_unstable();
+    topics.dedup();
+    for topic in topics {
+        let name = format!("target.topic `{topic}`");
+        out.push(match sink.prepare_topic(topic).await {
+            Ok(n) => check(&name, Outcome::Pass, format!("{n} queues"), ""),
+            Err(e) => check(
+                &name,
+                Outcome::Fail,
+                e.to_string(),
+                "create the topic (obsync never creates topics)",
+            ),
+        });
+    }
+    sink.shutdown().await;
+}
+
+fn module_checks(p: &LoadedProject, engine: &WasmEngine, out: &mut Vec<Check>) {
+    let base = p.path.parent().unwrap_or(std::path::Path::new("."));
+    let specs = std::iter::once(p.config.options.format.clone())
+        .chain(p.config.options.filters.iter().map(|f| f.module.clone()));
+    for spec in specs {
+        let name = format!("module `{spec}`");
+        let bytes = match builtin_format(&spec) {
+            Some(b) => Ok(b.to_vec()),
+            None => std::fs::read(base.join(&spec)).map_err(|e| e.to_string()),
+        };
+        let result = bytes.and_then(|b| {
+            LoadedModule::load(engine, &spec, &b, ModuleLimits::default())
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        out.push(match result {
+            Ok(()) => check(&name, Outcome::Pass, "loads", ""),
+            Err(e) => check(&name, Outcome::Fail, e, "fix or rebuild the module"),
+        });
+    }
+}

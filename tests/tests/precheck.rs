@@ -1,0 +1,88 @@
+//! The precheck against the real MariaDB and broker: a good project passes every check, and a
+//! broken one fails exactly the checks that name its problems.
+#![recursion_limit = "256"]
+
+use obsync::config::load_dir;
+use obsync::precheck::{Outcome, run_checks};
+use obsync::wasm::WasmEngine;
+use obsync_tests::agent::{TempDir, project_toml};
+use obsync_tests::mq::Mq;
+use obsync_tests::sql::{admin, exec_all};
+use obsync_tests::{init_logs, unique, unique_server_id};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn precheck_passes_a_good_project_and_names_each_problem() -> anyhow::Result<()> {
+    init_logs();
+    let db = unique("pre");
+    let topic = unique("pre_t");
+    let mut conn = admin().await?;
+    exec_all(
+        &mut conn,
+        &[
+            &format!("CREATE DATABASE `{db}`"),
+            &format!("USE `{db}`"),
+            "CREATE TABLE a (id INT PRIMARY KEY, v INT)",
+            "CREATE VIEW va AS SELECT id FROM a",
+        ],
+    )
+    .await?;
+    let mq = Mq::new()?;
+    mq.create_topic(&topic, 2).await?;
+    let config = TempDir::new("precfg")?;
+    let good = unique("pregood");
+    std::fs::write(
+        config.path().join(format!("{good}.toml")),
+        project_toml(&good, &db, "a", &topic, unique_server_id()),
+    )?;
+    let bad = unique("prebad");
+    let text = project_toml(
+        &bad,
+        &db,
+        "missing",
+        "no_such_topic_for_precheck",
+        unique_server_id(),
+    ) + &format!(
+        "\n[[objects]]\ndatabase = \"{db}\"\ntable = \"va\"\ntopic = \"{topic}\"\n"
+    ) + &format!(
+        "\n[[objects]]\ndatabase = \"{db}\"\ntable = \"a\"\ntopic = \"{topic}\"\nsharding_columns = [\"nope\"]\n"
+    );
+    std::fs::write(config.path().join(format!("{bad}.toml")), text)?;
+
+    let projects = load_dir(config.path()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let engine = WasmEngine::new(None)?;
+    let client = obsync::sink::RocketMqClient::start()?;
+    for p in &projects {
+        let checks = run_checks(p, &engine, client.runtime()).await;
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Fail)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        if p.config.name == good {
+            assert!(failed.is_empty(), "good project failed: {failed:#?}");
+            assert!(
+                checks
+                    .iter()
+                    .any(|c| c.name == "source.binlog_format" && c.outcome == Outcome::Pass)
+            );
+            assert!(
+                checks
+                    .iter()
+                    .any(|c| c.name.starts_with("target.topic") && c.outcome == Outcome::Pass)
+            );
+        } else {
+            let has = |fragment: &str| failed.iter().any(|f| f.contains(fragment));
+            assert!(has("`missing`: table does not exist"), "{failed:#?}");
+            assert!(has("`va`: is a VIEW, not a physical table"), "{failed:#?}");
+            assert!(has("unknown columns [\"nope\"]"), "{failed:#?}");
+            assert!(
+                has("target.topic `no_such_topic_for_precheck`: topic"),
+                "{failed:#?}"
+            );
+            assert_eq!(failed.len(), 4, "{failed:#?}");
+        }
+    }
+    client.shutdown().await;
+    mq.shutdown().await;
+    Ok(())
+}
