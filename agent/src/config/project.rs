@@ -212,6 +212,26 @@ impl Default for OptionsConfig {
     }
 }
 
+impl OptionsConfig {
+    /// Returns every module the project uses, format first, with its limits and kind.
+    pub fn module_specs(
+        &self,
+    ) -> impl Iterator<Item = (&str, ModuleLimitsConfig, obsync_sdk::ModuleKind)> {
+        std::iter::once((
+            self.format.as_str(),
+            self.format_limits,
+            obsync_sdk::ModuleKind::Format,
+        ))
+        .chain(self.filters.iter().map(|f| {
+            (
+                f.module.as_str(),
+                f.limits(),
+                obsync_sdk::ModuleKind::Filter,
+            )
+        }))
+    }
+}
+
 /// Sandbox limits of one module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

@@ -11,7 +11,7 @@ use crate::config::LoadedProject;
 use crate::route::WHOLE_DATABASE;
 use crate::sink::RocketMqSink;
 use crate::source::SourceOptions;
-use crate::wasm::{LoadedModule, ModuleLimits, WasmEngine, builtin_format};
+use crate::wasm::{WasmEngine, load_spec};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,16 +60,7 @@ pub async fn run_checks(
 }
 
 async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
-    let c = &p.config.source;
-    let opts = SourceOptions {
-        host: c.host.clone(),
-        port: c.port,
-        user: c.user.clone(),
-        password: c.password.expose().to_string(),
-        server_id: c.server_id,
-        connect_timeout: std::time::Duration::from_millis(c.connect_timeout_ms),
-        heartbeat: std::time::Duration::from_millis(c.heartbeat_ms),
-    };
+    let opts = SourceOptions::from_config(&p.config.source);
     let mut conn = match opts.connect().await {
         Ok(conn) => {
             out.push(check(
@@ -306,22 +297,10 @@ async fn target_checks(p: &LoadedProject, runtime: Arc<ClientRuntime>, out: &mut
 }
 
 fn module_checks(p: &LoadedProject, engine: &WasmEngine, out: &mut Vec<Check>) {
-    let base = p.path.parent().unwrap_or(std::path::Path::new("."));
-    let specs = std::iter::once(p.config.options.format.clone())
-        .chain(p.config.options.filters.iter().map(|f| f.module.clone()));
-    for spec in specs {
+    for (spec, limits, kind) in p.config.options.module_specs() {
         let name = format!("module `{spec}`");
-        let bytes = match builtin_format(&spec) {
-            Some(b) => Ok(b.to_vec()),
-            None => std::fs::read(base.join(&spec)).map_err(|e| e.to_string()),
-        };
-        let result = bytes.and_then(|b| {
-            LoadedModule::load(engine, &spec, &b, ModuleLimits::default())
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        });
-        out.push(match result {
-            Ok(()) => check(&name, Outcome::Pass, "loads", ""),
+        out.push(match load_spec(engine, &p.path, spec, limits, kind) {
+            Ok(_) => check(&name, Outcome::Pass, "loads", ""),
             Err(e) => check(&name, Outcome::Fail, e, "fix or rebuild the module"),
         });
     }

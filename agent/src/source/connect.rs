@@ -59,6 +59,19 @@ pub struct SourceOptions {
 }
 
 impl SourceOptions {
+    /// Builds the options of a project's `[source]`.
+    pub fn from_config(c: &crate::config::SourceConfig) -> Self {
+        SourceOptions {
+            host: c.host.clone(),
+            port: c.port,
+            user: c.user.clone(),
+            password: c.password.expose().to_string(),
+            server_id: c.server_id,
+            connect_timeout: Duration::from_millis(c.connect_timeout_ms),
+            heartbeat: Duration::from_millis(c.heartbeat_ms),
+        }
+    }
+
     /// Returns `host:port`.
     pub fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)

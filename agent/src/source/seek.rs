@@ -8,7 +8,7 @@
 
 use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinlogStreamRequest, Row};
+use mysql_async::{BinlogStream, BinlogStreamRequest, Row};
 use mysql_common::binlog::events::EventData;
 
 use super::connect::SourceOptions;
@@ -78,19 +78,25 @@ pub async fn position_at(opts: &SourceOptions, timestamp: u64) -> Result<Positio
     Ok(end)
 }
 
-async fn first_event_time(opts: &SourceOptions, file: &str) -> Result<u32, SourceError> {
-    let conn = opts.connect().await?;
+/// Opens a non-blocking dump of one whole binlog file (it ends at the file's current end).
+async fn open_file(opts: &SourceOptions, file: &str) -> Result<BinlogStream, SourceError> {
+    let mut conn = opts.connect().await?;
+    // MariaDB only (MySQL ignores the variable): makes GTID events visible as group starts.
+    let _ = conn.query_drop("SET @mariadb_slave_capability=4").await;
     let req = BinlogStreamRequest::new(opts.server_id)
         .with_filename(file.as_bytes())
         .with_pos(4)
         .with_non_blocking();
-    let mut stream = conn
-        .get_binlog_stream(req)
+    conn.get_binlog_stream(req)
         .await
         .map_err(|e| SourceError::Server {
             addr: opts.addr(),
             message: e.to_string(),
-        })?;
+        })
+}
+
+async fn first_event_time(opts: &SourceOptions, file: &str) -> Result<u32, SourceError> {
+    let mut stream = open_file(opts, file).await?;
     let mut found = 0;
     while let Some(ev) = stream.next().await {
         let ev = ev.map_err(|e| SourceError::Disconnected {
@@ -112,20 +118,7 @@ async fn scan_file(
     file: &str,
     timestamp: u64,
 ) -> Result<Option<Position>, SourceError> {
-    let conn = opts.connect().await?;
-    let mut c = conn;
-    let _ = c.query_drop("SET @mariadb_slave_capability=4").await;
-    let req = BinlogStreamRequest::new(opts.server_id)
-        .with_filename(file.as_bytes())
-        .with_pos(4)
-        .with_non_blocking();
-    let mut stream = c
-        .get_binlog_stream(req)
-        .await
-        .map_err(|e| SourceError::Server {
-            addr: opts.addr(),
-            message: e.to_string(),
-        })?;
+    let mut stream = open_file(opts, file).await?;
     while let Some(ev) = stream.next().await {
         let ev = ev.map_err(|e| SourceError::Disconnected {
             addr: opts.addr(),

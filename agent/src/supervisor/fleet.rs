@@ -70,8 +70,11 @@ fn fingerprint(p: &LoadedProject) -> [u8; 32] {
         h.update(std::fs::read(used).unwrap_or_default());
     }
     let base = p.path.parent().unwrap_or(Path::new("."));
-    let modules = std::iter::once(p.config.options.format.as_str())
-        .chain(p.config.options.filters.iter().map(|f| f.module.as_str()))
+    let modules = p
+        .config
+        .options
+        .module_specs()
+        .map(|(spec, _, _)| spec)
         .filter(|m| m.ends_with(".wasm"));
     for m in modules {
         h.update(m.as_bytes());

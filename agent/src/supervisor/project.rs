@@ -20,7 +20,7 @@ use crate::sink::queue::queue_for_key;
 use crate::sink::{Outgoing, RocketMqSink, SinkError};
 use crate::source::{BinlogReader, SourceEvent, SourceOptions, position_at};
 use crate::status::{ProjectState, StatusBoard};
-use crate::wasm::{LoadedModule, ModuleInstance, ModuleLimits, WasmEngine, builtin_format};
+use crate::wasm::{ModuleInstance, WasmEngine, load_spec};
 
 /// Rows collected before a format call and send, also inside one transaction (bounds memory).
 pub const MAX_BATCH_ROWS: usize = 2048;
@@ -60,15 +60,7 @@ impl ProjectRunner {
             field: field.to_string(),
             message,
         };
-        let source = SourceOptions {
-            host: config.source.host.clone(),
-            port: config.source.port,
-            user: config.source.user.clone(),
-            password: config.source.password.expose().to_string(),
-            server_id: config.source.server_id,
-            connect_timeout: Duration::from_millis(config.source.connect_timeout_ms),
-            heartbeat: Duration::from_millis(config.source.heartbeat_ms),
-        };
+        let source = SourceOptions::from_config(&config.source);
         let mut conn = source
             .connect()
             .await
@@ -298,7 +290,7 @@ impl ProjectRunner {
     }
 }
 
-/// Loads a built-in or file module of the expected kind; errors are operator-facing text.
+/// Loads a module of the expected kind and instantiates it for this project.
 fn load_module(
     engine: &WasmEngine,
     project_file: &std::path::Path,
@@ -306,25 +298,6 @@ fn load_module(
     limits: ModuleLimitsConfig,
     kind: ModuleKind,
 ) -> Result<ModuleInstance, String> {
-    let limits = ModuleLimits {
-        memory_bytes: usize::try_from(limits.memory_limit_mb.saturating_mul(1 << 20))
-            .unwrap_or(usize::MAX),
-        call_timeout_ms: limits.call_timeout_ms,
-    };
-    let module = match builtin_format(spec) {
-        Some(bytes) if kind == ModuleKind::Format => {
-            LoadedModule::load(engine, spec, bytes, limits)
-        }
-        _ => {
-            let path = project_file
-                .parent()
-                .unwrap_or(std::path::Path::new("."))
-                .join(spec);
-            let bytes = std::fs::read(&path)
-                .map_err(|e| format!("cannot read module {}: {e}", path.display()))?;
-            LoadedModule::load(engine, &path.display().to_string(), &bytes, limits)
-        }
-    }
-    .map_err(|e| e.to_string())?;
+    let module = load_spec(engine, project_file, spec, limits, kind)?;
     ModuleInstance::new(module, kind).map_err(|e| e.to_string())
 }

@@ -12,7 +12,9 @@ mod engine;
 mod instance;
 #[cfg(test)]
 mod sandbox_tests;
+mod spec;
 
 pub use builtin::{builtin_format, builtin_format_names};
 pub use engine::{ModuleLimits, WasmEngine, WasmError};
 pub use instance::{LoadedModule, ModuleInstance};
+pub use spec::load_spec;

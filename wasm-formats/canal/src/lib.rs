@@ -6,7 +6,7 @@
 //! UPDATE, the before values of the changed columns only (`[{}]` when none changed) and is null
 //! otherwise; `es` is the event time in ms, `ts` the host clock when the batch was built.
 
-use obsync_formats_common::{image, types};
+use obsync_formats_common::{image, keys, types};
 use obsync_sdk::json::JsonWriter;
 use obsync_sdk::{ChangeKind, FormatBatch, FormatOutput, RowChange, TableSchema};
 
@@ -42,18 +42,7 @@ fn format_row(
     image::write_full(&mut w, &schema.columns, Some(data))?;
     w.raw("],");
     w.key("pkNames");
-    if schema.primary_key.is_empty() {
-        w.null();
-    } else {
-        w.raw("[");
-        for (n, name) in schema.primary_key_names().enumerate() {
-            if n > 0 {
-                w.raw(",");
-            }
-            w.string(name);
-        }
-        w.raw("]");
-    }
+    keys::write_names_array(&mut w, schema);
     w.raw(",");
     w.key("old");
     match (row.kind, row.before.as_deref(), row.after.as_deref()) {

@@ -1,6 +1,7 @@
 //! Key columns: the table's primary key (or the chosen unique key), names and values joined with
 //! U+0001 as OMS does (`record_primary_key`, `record_primary_value`, SharePlex `rowid`).
 
+use obsync_sdk::json::JsonWriter;
 use obsync_sdk::render::push_text;
 use obsync_sdk::{RowChange, TableSchema};
 
@@ -33,4 +34,21 @@ pub fn values_joined(schema: &TableSchema, row: &RowChange) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// Writes the key column names as a JSON array, or `null` for a table without a key
+/// (Canal `pkNames`, DataWorks `pk`).
+pub fn write_names_array(w: &mut JsonWriter, schema: &TableSchema) {
+    if schema.primary_key.is_empty() {
+        w.null();
+        return;
+    }
+    w.raw("[");
+    for (n, name) in schema.primary_key_names().enumerate() {
+        if n > 0 {
+            w.raw(",");
+        }
+        w.string(name);
+    }
+    w.raw("]");
 }

@@ -6,7 +6,7 @@
 //! `eventTime` is the event time in ms, `checkpointTime` the same in seconds, `systemTime` the host
 //! clock when the batch was built; `extend.load_fm` carries the business system identifier.
 
-use obsync_formats_common::{image, types};
+use obsync_formats_common::{image, keys, types};
 use obsync_sdk::json::JsonWriter;
 use obsync_sdk::{FormatBatch, FormatOutput, RowChange, TableSchema, Value};
 
@@ -74,18 +74,7 @@ fn format_row(
     }
     w.raw("],");
     w.key("pk");
-    if schema.primary_key.is_empty() {
-        w.null();
-    } else {
-        w.raw("[");
-        for (n, name) in schema.primary_key_names().enumerate() {
-            if n > 0 {
-                w.raw(",");
-            }
-            w.string(name);
-        }
-        w.raw("]");
-    }
+    keys::write_names_array(&mut w, schema);
     w.raw("},");
     w.key("payload");
     w.raw("{");
