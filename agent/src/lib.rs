@@ -9,6 +9,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod filter;
 pub mod precheck;
 pub mod route;
 pub mod schema;
