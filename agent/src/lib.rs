@@ -3,7 +3,8 @@
 //!
 //! The data path has no back-edges:
 //! `config` → `supervisor` (one task per project) → `source` (binlog) → `schema` → `route`
-//! (objects, sharding key) → `wasm` (format) → `sink` (RocketMQ, per-queue order) → `checkpoint`.
+//! (objects, sharding key) → `filter` (row filter) → `wasm` (format) → `sink` (RocketMQ, per-queue
+//! order) → `checkpoint`.
 //! [`run`] takes its directories and a shutdown future, so tests start the real thing in-process.
 #![recursion_limit = "256"]
 

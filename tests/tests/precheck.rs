@@ -32,7 +32,7 @@ async fn precheck_passes_a_good_project_and_names_each_problem() -> anyhow::Resu
     let good = unique("pregood");
     std::fs::write(
         config.path().join(format!("{good}.toml")),
-        project_toml(&good, &db, "a", &topic, unique_server_id()),
+        project_toml(&good, &db, "a", &topic, unique_server_id()) + "where = \"v > 1\"\n",
     )?;
     let bad = unique("prebad");
     let text = project_toml(
@@ -44,7 +44,7 @@ async fn precheck_passes_a_good_project_and_names_each_problem() -> anyhow::Resu
     ) + &format!(
         "\n[[objects]]\ndatabase = \"{db}\"\ntable = \"va\"\ntopic = \"{topic}\"\n"
     ) + &format!(
-        "\n[[objects]]\ndatabase = \"{db}\"\ntable = \"a\"\ntopic = \"{topic}\"\nsharding_columns = [\"nope\"]\n"
+        "\n[[objects]]\ndatabase = \"{db}\"\ntable = \"a\"\ntopic = \"{topic}\"\nsharding_columns = [\"nope\"]\nwhere = \"v > 1 AND gone = 2\"\n"
     );
     std::fs::write(config.path().join(format!("{bad}.toml")), text)?;
 
@@ -79,7 +79,13 @@ async fn precheck_passes_a_good_project_and_names_each_problem() -> anyhow::Resu
                 has("target.topic `no_such_topic_for_precheck`: topic"),
                 "{failed:#?}"
             );
-            assert_eq!(failed.len(), 4, "{failed:#?}");
+            assert!(
+                has(
+                    "row filter: \"v > 1 AND gone = 2\": at character 11: unknown column `gone` (the table has: id, v)"
+                ),
+                "{failed:#?}"
+            );
+            assert_eq!(failed.len(), 5, "{failed:#?}");
         }
     }
     client.shutdown().await;

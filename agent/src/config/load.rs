@@ -84,8 +84,14 @@ pub fn load_file(path: &Path, sources: &DataSources) -> Result<LoadedProject, Co
             message: format!("cannot read the file: {e}"),
         }])
     })?;
-    let (config, uses) = parse(path, &text, sources).map_err(|e| ConfigErrors(vec![e]))?;
-    let (config, errors) = validate(path, &text, config);
+    let (mut config, mut uses) = parse(path, &text, sources).map_err(|e| ConfigErrors(vec![e]))?;
+    let (mut imported, import_errors) = super::import::expand(path, &mut config);
+    uses.append(&mut imported);
+    let (config, mut errors) = validate(path, &text, config);
+    for e in &mut errors {
+        super::import::reattribute(e, &config.objects);
+    }
+    errors.extend(import_errors);
     if errors.is_empty() {
         Ok(LoadedProject {
             path: path.to_path_buf(),

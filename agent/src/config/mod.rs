@@ -7,6 +7,7 @@
 mod datasource;
 mod env;
 mod error;
+mod import;
 mod load;
 mod project;
 mod validate;
@@ -16,7 +17,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use load::{LoadedProject, load_dir, load_file};
 pub use project::parse_utc_offset;
 pub use project::{
-    FilterConfig, ModuleLimitsConfig, ObjectConfig, OptionsConfig, ProjectConfig, SourceConfig,
-    SyncConfig, TargetConfig,
+    FilterConfig, ImportConfig, KeyChange, ModuleLimitsConfig, ObjectConfig, OptionsConfig,
+    ProjectConfig, SourceConfig, SyncConfig, TargetConfig,
 };
 pub use validate::BUILTIN_FORMATS;

@@ -43,7 +43,11 @@ pub struct ProjectConfig {
     #[serde(default)]
     pub sync: SyncConfig,
     /// The tables and their topics.
+    #[serde(default)]
     pub objects: Vec<ObjectConfig>,
+    /// More objects, imported from an OMS CSV file or the `SCHEMA.TB1 | SCHEMA.TB2` text form.
+    #[serde(default)]
+    pub imports: Vec<ImportConfig>,
     /// Project options.
     #[serde(default)]
     pub options: OptionsConfig,
@@ -165,6 +169,61 @@ pub struct ObjectConfig {
     /// Column renames, `source_name = "output_name"`.
     #[serde(default)]
     pub column_renames: std::collections::BTreeMap<String, String>,
+    /// Row filter (OMS "row filter"): a SQL `WHERE` condition on the source columns; rows for
+    /// which it is not TRUE are not carried. See the README for how UPDATEs are tested.
+    #[serde(default, rename = "where")]
+    pub row_filter: Option<String>,
+    /// Where an imported object came from (file and line); not a file field.
+    #[serde(skip)]
+    pub origin: Option<(std::path::PathBuf, usize)>,
+}
+
+impl ObjectConfig {
+    /// An object carrying every column of `database.table` to `topic`, sharded by its key.
+    pub fn new(database: &str, table: &str, topic: &str) -> Self {
+        ObjectConfig {
+            database: database.to_string(),
+            table: table.to_string(),
+            topic: topic.to_string(),
+            sharding_columns: Vec::new(),
+            columns: Vec::new(),
+            rename_database: None,
+            rename_table: None,
+            column_renames: Default::default(),
+            row_filter: None,
+            origin: None,
+        }
+    }
+}
+
+/// One import of objects: an OMS CSV file, or OMS's `SCHEMA.TB1 | SCHEMA.TB2` text with a topic.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportConfig {
+    /// A CSV file (relative to the config directory) in OMS's layout: source database, source
+    /// table, topic, selected columns (`;`), column mapping (`src:dst;…`), sharding columns
+    /// (`;`), row filter, and optionally renamed database and renamed table.
+    #[serde(default)]
+    pub csv: Option<String>,
+    /// Tables as `db.table` entries separated by `|`.
+    #[serde(default)]
+    pub tables: Option<String>,
+    /// The topic of every table in `tables`.
+    #[serde(default)]
+    pub topic: Option<String>,
+}
+
+/// How an UPDATE that changes the sharding values is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyChange {
+    /// As a DELETE of the old row on the old key's queue, then an INSERT of the new row on the
+    /// new key's queue: per-key order holds for both keys (default).
+    #[default]
+    Split,
+    /// As one UPDATE on the new key's queue (OMS behaviour): a consumer may see the old key's
+    /// earlier changes after it.
+    Update,
 }
 
 /// Project options.
@@ -193,9 +252,13 @@ pub struct OptionsConfig {
     /// Ignored once the project has a checkpoint.
     #[serde(default)]
     pub start_timestamp: Option<u64>,
-    /// UTC offset for formats that print wall-clock times (SharePlex), `+08:00` style.
+    /// UTC offset for formats that print wall-clock times (SharePlex) and for TIMESTAMP values
+    /// in row filters, `+08:00` style.
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
+    /// How an UPDATE that changes the sharding values is sent.
+    #[serde(default)]
+    pub key_change: KeyChange,
 }
 
 impl Default for OptionsConfig {
@@ -208,6 +271,7 @@ impl Default for OptionsConfig {
             business_system_id: None,
             start_timestamp: None,
             time_zone: default_time_zone(),
+            key_change: KeyChange::default(),
         }
     }
 }

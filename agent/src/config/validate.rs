@@ -145,7 +145,7 @@ pub fn validate(
     if c.objects.is_empty() {
         err(
             "objects",
-            "at least one object (`[[objects]]` with database, table and topic) is required".into(),
+            "at least one object (`[[objects]]` with database, table and topic, or `[[imports]]`) is required".into(),
         );
     }
     let mut seen = HashSet::new();
@@ -193,6 +193,14 @@ pub fn validate(
             if v.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 err(&format!("objects[{i}].{field}"), "must not be empty".into());
             }
+        }
+        if let Some(filter) = &o.row_filter
+            && let Err(e) = crate::filter::RowFilter::parse(filter)
+        {
+            err(
+                &format!("objects[{i}].where"),
+                format!("invalid row filter {filter:?}: {e}"),
+            );
         }
         if !seen.insert((o.database.as_str(), o.table.as_str())) {
             err(

@@ -71,7 +71,7 @@ pub const REFUSED: &[&str] = &[
 
 /// Calls a function on evaluated arguments (name upper-cased and arity checked at bind time).
 pub fn call(name: &str, mut a: Vec<V>) -> V {
-    let any_null = a.iter().any(|v| *v == V::Null);
+    let any_null = a.contains(&V::Null);
     match name {
         "COALESCE" => return a.into_iter().find(|v| *v != V::Null).unwrap_or(V::Null),
         "IFNULL" => {

@@ -232,13 +232,32 @@ async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
             ));
             continue;
         }
-        let columns: Vec<String> = conn
-            .exec(
-                "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-                (o.database.as_str(), o.table.as_str()),
-            )
-            .await
-            .unwrap_or_default();
+        let table_columns =
+            crate::schema::catalog::filter_columns(&mut conn, &o.database, &o.table)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+        if let Some(text) = &o.row_filter {
+            let offset = crate::config::parse_utc_offset(&p.config.options.time_zone).unwrap_or(0);
+            let bound =
+                crate::filter::RowFilter::parse(text).and_then(|f| f.bind(&table_columns, offset));
+            out.push(match bound {
+                Ok(_) => check(
+                    &format!("{name} row filter"),
+                    Outcome::Pass,
+                    "fits the table",
+                    "",
+                ),
+                Err(e) => check(
+                    &format!("{name} row filter"),
+                    Outcome::Fail,
+                    format!("{text:?}: {e}"),
+                    "fix `where`",
+                ),
+            });
+        }
+        let columns: Vec<String> = table_columns.into_iter().map(|c| c.name).collect();
         let unknown: Vec<&String> = o
             .sharding_columns
             .iter()

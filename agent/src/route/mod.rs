@@ -2,8 +2,8 @@
 //!
 //! Invariant: a table is carried only if an object names it; every routed row gets a sharding
 //! key string built from the same columns every time, so equal keys map to the same queue.
-//! Sharding columns default to the primary key; a table without a primary key and without
-//! configured sharding columns is sharded by all of its columns (documented fallback).
+//! Sharding columns default to the primary key, else a non-null unique key (read from the
+//! source's catalog at start), else all columns (documented fallback).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +11,8 @@ use std::sync::Arc;
 use obsync_sdk::Value;
 use obsync_sdk::render::push_text;
 
-use crate::config::ObjectConfig;
+use crate::config::{KeyChange, ObjectConfig};
+use crate::filter::{FilterError, RowFilter};
 use crate::schema::SourceTable;
 
 /// The table name that selects every table of a database.
@@ -32,48 +33,95 @@ pub struct RouteTarget {
     pub rename_table: Option<String>,
     /// Column renames, source name to output name.
     pub column_renames: std::collections::BTreeMap<String, String>,
+    /// The row filter, parsed (bound per table schema by the batch builder).
+    pub filter: Option<Arc<RowFilter>>,
+    /// How UPDATEs that change the sharding values are sent.
+    pub key_change: KeyChange,
 }
 
-/// An object whose sharding columns do not exist in its table.
+/// A table whose object cannot be applied to its schema.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "table `{database}`.`{table}` has no column {column:?} (named in the object's `sharding_columns`, `columns` or `column_renames`)"
-)]
-pub struct RouteError {
-    /// Database.
-    pub database: String,
-    /// Table.
-    pub table: String,
-    /// The missing column.
-    pub column: String,
+pub enum RouteError {
+    /// An object names a column the table does not have.
+    #[error(
+        "table `{database}`.`{table}` has no column {column:?} (named in the object's `sharding_columns`, `columns` or `column_renames`)"
+    )]
+    MissingColumn {
+        /// Database.
+        database: String,
+        /// Table.
+        table: String,
+        /// The missing column.
+        column: String,
+    },
+    /// The object's row filter does not fit the table.
+    #[error("table `{database}`.`{table}`: row filter {filter:?} {error}")]
+    Filter {
+        /// Database.
+        database: String,
+        /// Table.
+        table: String,
+        /// The filter text.
+        filter: String,
+        /// What is wrong.
+        error: FilterError,
+    },
 }
 
 /// Maps `(database, table)` to a route.
 #[derive(Debug, Clone, Default)]
 pub struct Router {
     routes: HashMap<(String, String), RouteTarget>,
+    /// Non-null unique keys of tables without a primary key, from the source catalog.
+    unique_keys: HashMap<(String, String), Vec<String>>,
 }
 
 impl Router {
-    /// Builds a router from a project's objects.
-    pub fn new(objects: &[ObjectConfig]) -> Self {
-        let routes = objects
-            .iter()
-            .map(|o| {
-                (
-                    (o.database.clone(), o.table.clone()),
-                    RouteTarget {
-                        topic: Arc::from(o.topic.as_str()),
-                        sharding_columns: o.sharding_columns.clone(),
-                        columns: o.columns.clone(),
-                        rename_database: o.rename_database.clone(),
-                        rename_table: o.rename_table.clone(),
-                        column_renames: o.column_renames.clone(),
-                    },
-                )
-            })
-            .collect();
-        Router { routes }
+    /// Builds a router from a project's objects (already validated, so filters parse).
+    pub fn new(objects: &[ObjectConfig], key_change: KeyChange) -> Result<Self, RouteError> {
+        let mut routes = HashMap::new();
+        for o in objects {
+            let filter = match &o.row_filter {
+                Some(text) => Some(Arc::new(RowFilter::parse(text).map_err(|error| {
+                    RouteError::Filter {
+                        database: o.database.clone(),
+                        table: o.table.clone(),
+                        filter: text.clone(),
+                        error,
+                    }
+                })?)),
+                None => None,
+            };
+            routes.insert(
+                (o.database.clone(), o.table.clone()),
+                RouteTarget {
+                    topic: Arc::from(o.topic.as_str()),
+                    sharding_columns: o.sharding_columns.clone(),
+                    columns: o.columns.clone(),
+                    rename_database: o.rename_database.clone(),
+                    rename_table: o.rename_table.clone(),
+                    column_renames: o.column_renames.clone(),
+                    filter,
+                    key_change,
+                },
+            );
+        }
+        Ok(Router {
+            routes,
+            unique_keys: HashMap::new(),
+        })
+    }
+
+    /// Sets the non-null unique keys used as sharding columns of tables without a primary key.
+    pub fn set_unique_keys(&mut self, keys: HashMap<(String, String), Vec<String>>) {
+        self.unique_keys = keys;
+    }
+
+    /// Returns the non-null unique key of a table, when the catalog showed one.
+    pub fn unique_key(&self, database: &str, table: &str) -> Option<&[String]> {
+        self.unique_keys
+            .get(&(database.to_string(), table.to_string()))
+            .map(Vec::as_slice)
     }
 
     /// Returns the route of a table, if it is carried.
@@ -98,30 +146,40 @@ impl Router {
     }
 }
 
-/// Returns the column indexes whose values form the sharding key of `table` under `target`.
+/// Returns the column indexes whose values form the sharding key of `table` under `target`:
+/// the configured columns, else the primary key, else `unique_key` (a non-null unique key from
+/// the catalog), else every column.
 pub fn sharding_indexes(
     table: &SourceTable,
     target: &RouteTarget,
+    unique_key: Option<&[String]>,
 ) -> Result<Vec<usize>, RouteError> {
-    if !target.sharding_columns.is_empty() {
-        return target
-            .sharding_columns
+    let by_name = |names: &[String]| -> Result<Vec<usize>, RouteError> {
+        names
             .iter()
             .map(|name| {
                 table
                     .columns
                     .iter()
                     .position(|c| &c.name == name)
-                    .ok_or_else(|| RouteError {
+                    .ok_or_else(|| RouteError::MissingColumn {
                         database: table.database.clone(),
                         table: table.table.clone(),
                         column: name.clone(),
                     })
             })
-            .collect();
+            .collect()
+    };
+    if !target.sharding_columns.is_empty() {
+        return by_name(&target.sharding_columns);
     }
     if !table.primary_key.is_empty() {
         return Ok(table.primary_key.clone());
+    }
+    if let Some(key) = unique_key.filter(|k| !k.is_empty())
+        && let Ok(indexes) = by_name(key)
+    {
+        return Ok(indexes);
     }
     Ok((0..table.columns.len()).collect())
 }
@@ -146,17 +204,12 @@ mod tests {
 
     #[test]
     fn whole_database_objects_match_every_table_but_exact_ones_win() {
-        let object = |table: &str, topic: &str| ObjectConfig {
-            database: "shop".into(),
-            table: table.into(),
-            topic: topic.into(),
-            sharding_columns: vec![],
-            columns: vec![],
-            rename_database: None,
-            rename_table: None,
-            column_renames: Default::default(),
-        };
-        let r = Router::new(&[object("*", "all"), object("orders", "orders")]);
+        let object = |table: &str, topic: &str| ObjectConfig::new("shop", table, topic);
+        let r = Router::new(
+            &[object("*", "all"), object("orders", "orders")],
+            KeyChange::Split,
+        )
+        .unwrap();
         assert_eq!(r.route("shop", "orders").map(|t| &*t.topic), Some("orders"));
         assert_eq!(
             r.route("shop", "created_later").map(|t| &*t.topic),

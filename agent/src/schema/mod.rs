@@ -5,6 +5,7 @@
 //! (`binlog_row_metadata=FULL` on MariaDB 10.5+ and MySQL 8). Invariant: a [`SourceTable`] always
 //! has one [`SourceColumn`] per column of the row images it decodes, with a real name.
 
+pub mod catalog;
 mod table_map;
 
 pub use table_map::from_table_map;

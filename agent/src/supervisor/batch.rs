@@ -9,10 +9,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use obsync_sdk::{
-    ABI_VERSION, ChangeMeta, FilterDecision, FormatBatch, FormatOptions, RowChange, TableSchema,
-    Value,
+    ABI_VERSION, ChangeKind, ChangeMeta, FilterDecision, FormatBatch, FormatOptions, RowChange,
+    TableSchema, Value,
 };
 
+use crate::config::KeyChange;
+use crate::filter::{BoundFilter, FilterColumn, collation_is_case_insensitive};
 use crate::route::{RouteError, RouteTarget, sharding_indexes, sharding_key};
 use crate::schema::SourceTable;
 use crate::source::RowsChunk;
@@ -28,6 +30,10 @@ pub struct RowRoute {
     pub database: Arc<str>,
     /// Source table.
     pub table: Arc<str>,
+    /// Set when this message is one half of an UPDATE sent as DELETE + INSERT, or an UPDATE
+    /// sent as INSERT/DELETE because the row entered/left the row filter: `key_change`,
+    /// `filter_enter` or `filter_leave`.
+    pub derived: Option<&'static str>,
 }
 
 /// How one table's rows are shaped for its object.
@@ -37,6 +43,8 @@ struct Shape {
     keep: Vec<usize>,
     /// Source column indexes of the sharding key.
     sharding: Vec<usize>,
+    /// The object's row filter bound to this table.
+    filter: Option<BoundFilter>,
     /// Keeps the table alive while its address is used as a key.
     _table: Arc<SourceTable>,
 }
@@ -57,7 +65,7 @@ fn shape(
     table: &SourceTable,
     target: &RouteTarget,
 ) -> Result<(TableSchema, Vec<usize>), RouteError> {
-    let missing = |column: &str| RouteError {
+    let missing = |column: &str| RouteError::MissingColumn {
         database: table.database.clone(),
         table: table.table.clone(),
         column: column.to_string(),
@@ -110,6 +118,79 @@ fn shape(
     Ok((schema, keep))
 }
 
+/// Binds the object's row filter to a table's columns.
+fn bind_filter(
+    table: &SourceTable,
+    target: &RouteTarget,
+    utc_offset: i32,
+) -> Result<Option<BoundFilter>, RouteError> {
+    let Some(filter) = &target.filter else {
+        return Ok(None);
+    };
+    let columns: Vec<FilterColumn> = table
+        .columns
+        .iter()
+        .map(|c| FilterColumn {
+            name: c.name.clone(),
+            kind: FilterColumn::kind_of_column_type(c.column_type),
+            case_insensitive: collation_is_case_insensitive(c.charset),
+        })
+        .collect();
+    filter
+        .bind(&columns, utc_offset)
+        .map(Some)
+        .map_err(|error| RouteError::Filter {
+            database: table.database.clone(),
+            table: table.table.clone(),
+            filter: filter.text().to_string(),
+            error,
+        })
+}
+
+/// A row change after the row filter: kind, images and why it differs from the source change.
+type Filtered = (
+    ChangeKind,
+    Option<Vec<Value>>,
+    Option<Vec<Value>>,
+    Option<&'static str>,
+);
+
+/// Applies a row filter. INSERT is tested on the new row, DELETE on the old one; an UPDATE is
+/// tested on both: kept when both pass, sent as a DELETE of the old row when the row leaves the
+/// filter, as an INSERT of the new row when it enters it, dropped when neither passes.
+fn apply_filter(
+    filter: Option<&BoundFilter>,
+    kind: ChangeKind,
+    before: Option<Vec<Value>>,
+    after: Option<Vec<Value>>,
+) -> Option<Filtered> {
+    let Some(f) = filter else {
+        return Some((kind, before, after, None));
+    };
+    let pass = |image: &Option<Vec<Value>>| image.as_deref().is_some_and(|r| f.matches(r));
+    match kind {
+        ChangeKind::Insert => pass(&after).then_some((kind, before, after, None)),
+        ChangeKind::Delete => pass(&before).then_some((kind, before, after, None)),
+        ChangeKind::Update => match (pass(&before), pass(&after)) {
+            (true, true) => Some((kind, before, after, None)),
+            (true, false) => Some((ChangeKind::Delete, before, None, Some("filter_leave"))),
+            (false, true) => Some((ChangeKind::Insert, None, after, Some("filter_enter"))),
+            (false, false) => None,
+        },
+    }
+}
+
+/// One row change on its way into the batch.
+struct Routed {
+    kind: ChangeKind,
+    before: Option<Vec<Value>>,
+    after: Option<Vec<Value>>,
+    key: String,
+    dedupe_key: String,
+    index: u32,
+    derived: Option<&'static str>,
+}
+
 fn project(image: Option<Vec<Value>>, keep: &[usize], all: usize) -> Option<Vec<Value>> {
     let image = image?;
     if keep.len() == all {
@@ -133,13 +214,22 @@ impl PendingBatch {
         self.rows.len()
     }
 
-    /// Adds the rows of a chunk routed to `target`.
-    pub fn push(&mut self, chunk: RowsChunk, target: &RouteTarget) -> Result<(), RouteError> {
+    /// Adds the rows of a chunk routed to `target`, applying its row filter and its key-change
+    /// rule. `unique_key` is the table's non-null unique key from the catalog; `utc_offset` is
+    /// the project's time zone, for TIMESTAMP values in filters.
+    pub fn push(
+        &mut self,
+        chunk: RowsChunk,
+        target: &RouteTarget,
+        unique_key: Option<&[String]>,
+        utc_offset: i32,
+    ) -> Result<(), RouteError> {
         let table: &SourceTable = &chunk.table;
         let table_key = Arc::as_ptr(&chunk.table) as usize;
         if !self.shapes.contains_key(&table_key) {
             let (schema, keep) = shape(table, target)?;
-            let sharding = sharding_indexes(table, target)?;
+            let sharding = sharding_indexes(table, target, unique_key)?;
+            let filter = bind_filter(table, target, utc_offset)?;
             let schema_index = self.schemas.len() as u32;
             self.schemas.push(schema);
             self.shapes.insert(
@@ -148,6 +238,7 @@ impl PendingBatch {
                     schema_index,
                     keep,
                     sharding,
+                    filter,
                     _table: chunk.table.clone(),
                 },
             );
@@ -156,19 +247,74 @@ impl PendingBatch {
         let all = table.columns.len();
         let database: Arc<str> = Arc::from(table.database.as_str());
         let table_name: Arc<str> = Arc::from(table.table.as_str());
+        let mut out = Vec::new();
         for (n, (before, after)) in chunk.rows.into_iter().enumerate() {
             let index = chunk.first_index.saturating_add(n as u32);
+            let Some((kind, before, after, derived)) =
+                apply_filter(shape.filter.as_ref(), chunk.kind, before, after)
+            else {
+                continue;
+            };
+            let base = format!("{}#{index}", chunk.transaction_id);
+            if kind == ChangeKind::Update && target.key_change == KeyChange::Split {
+                let old = sharding_key(before.as_deref().unwrap_or_default(), &shape.sharding);
+                let new = sharding_key(after.as_deref().unwrap_or_default(), &shape.sharding);
+                if old != new {
+                    let derived = Some("key_change");
+                    let (dedupe_key, second) = (base.clone(), format!("{base}#2"));
+                    out.push(Routed {
+                        kind: ChangeKind::Delete,
+                        before,
+                        after: None,
+                        key: old,
+                        dedupe_key,
+                        index,
+                        derived,
+                    });
+                    out.push(Routed {
+                        kind: ChangeKind::Insert,
+                        before: None,
+                        after,
+                        key: new,
+                        dedupe_key: second,
+                        index,
+                        derived,
+                    });
+                    continue;
+                }
+            }
             let key_image = after.as_deref().or(before.as_deref()).unwrap_or_default();
             let key = sharding_key(key_image, &shape.sharding);
+            out.push(Routed {
+                kind,
+                before,
+                after,
+                key,
+                dedupe_key: base,
+                index,
+                derived,
+            });
+        }
+        for Routed {
+            kind,
+            before,
+            after,
+            key,
+            dedupe_key,
+            index,
+            derived,
+        } in out
+        {
             self.routes.push(RowRoute {
                 topic: target.topic.clone(),
                 key,
                 database: database.clone(),
                 table: table_name.clone(),
+                derived,
             });
             self.rows.push(RowChange {
                 table: shape.schema_index,
-                kind: chunk.kind,
+                kind,
                 before: project(before, &shape.keep, all),
                 after: project(after, &shape.keep, all),
                 meta: ChangeMeta {
@@ -176,7 +322,7 @@ impl PendingBatch {
                     transaction_id: chunk.transaction_id.to_string(),
                     position: chunk.position.to_string(),
                     index_in_transaction: index,
-                    dedupe_key: format!("{}#{index}", chunk.transaction_id),
+                    dedupe_key,
                     server_id: chunk.server_id,
                 },
             });

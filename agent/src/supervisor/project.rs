@@ -15,7 +15,9 @@ use super::error::ProjectError;
 use crate::checkpoint::CheckpointStore;
 use crate::config::ModuleLimitsConfig;
 use crate::config::{LoadedProject, ProjectConfig};
+use crate::filter::RowFilter;
 use crate::route::Router;
+use crate::schema::catalog;
 use crate::sink::queue::queue_for_key;
 use crate::sink::{Outgoing, RocketMqSink, SinkError};
 use crate::source::{BinlogReader, SourceEvent, SourceOptions, position_at};
@@ -69,6 +71,44 @@ impl ProjectRunner {
             .flavor(&mut conn)
             .await
             .map_err(|e| start_err("source", e.to_string()))?;
+        let utc_offset = crate::config::parse_utc_offset(&config.options.time_zone).unwrap_or(0);
+        let mut router = Router::new(&config.objects, config.options.key_change)
+            .map_err(|e| start_err("objects", e.to_string()))?;
+        let catalog_err = |e: mysql_async::Error| {
+            start_err("source", format!("cannot read the source catalog: {e}"))
+        };
+        let databases: std::collections::BTreeSet<String> =
+            config.objects.iter().map(|o| o.database.clone()).collect();
+        let databases: Vec<String> = databases.into_iter().collect();
+        router.set_unique_keys(
+            catalog::unique_keys(&mut conn, &databases)
+                .await
+                .map_err(catalog_err)?,
+        );
+        for (i, o) in config.objects.iter().enumerate() {
+            let Some(text) = &o.row_filter else { continue };
+            if o.table == crate::route::WHOLE_DATABASE {
+                continue;
+            }
+            let Some(columns) = catalog::filter_columns(&mut conn, &o.database, &o.table)
+                .await
+                .map_err(catalog_err)?
+            else {
+                tracing::warn!(project = %config.name, database = %o.database, table = %o.table, "table does not exist yet; its row filter is checked when it appears");
+                continue;
+            };
+            RowFilter::parse(text)
+                .and_then(|f| f.bind(&columns, utc_offset))
+                .map_err(|e| {
+                    start_err(
+                        &format!("objects[{i}].where"),
+                        format!(
+                            "row filter {text:?} does not fit `{}`.`{}`: {e}",
+                            o.database, o.table
+                        ),
+                    )
+                })?;
+        }
         let _ = conn.disconnect().await;
 
         let format = load_module(
@@ -96,14 +136,12 @@ impl ProjectRunner {
                     .map_err(|e| start_err(&format!("objects[{i}].topic"), e.to_string()))?;
             }
         }
-        let router = Router::new(&config.objects);
         let options = FormatOptions {
             db_type: flavor.db_type().to_string(),
             business_system_id: config.options.business_system_id.clone(),
             sequence_numbers: config.options.sequence_within_transaction,
             now_ms: 0,
-            utc_offset_seconds: crate::config::parse_utc_offset(&config.options.time_zone)
-                .unwrap_or(0),
+            utc_offset_seconds: utc_offset,
         };
         let tag = format!("{}_tag", config.target.tag);
         tracing::info!(project = %config.name, file = %file.display(), ?flavor, "project prepared");
@@ -200,7 +238,16 @@ impl ProjectRunner {
                         continue;
                     };
                     let target = target.clone();
-                    batch.push(chunk, &target)?;
+                    let unique_key = self
+                        .router
+                        .unique_key(&chunk.table.database, &chunk.table.table)
+                        .map(<[String]>::to_vec);
+                    batch.push(
+                        chunk,
+                        &target,
+                        unique_key.as_deref(),
+                        self.options.utc_offset_seconds,
+                    )?;
                     if batch.len() >= MAX_BATCH_ROWS {
                         self.flush(&mut batch).await?;
                     }
@@ -267,7 +314,10 @@ impl ProjectRunner {
                 ("obsync_position".to_string(), row.meta.position.clone()),
                 ("obsync_dedupe_key".to_string(), row.meta.dedupe_key.clone()),
             ];
-            for (k, v) in props.into_iter().chain(m.properties) {
+            let derived = route
+                .derived
+                .map(|why| ("obsync_from_update".to_string(), why.to_string()));
+            for (k, v) in props.into_iter().chain(derived).chain(m.properties) {
                 builder = builder.raw_property(k, v).map_err(|e| {
                     ProjectError::Sink(SinkError::Client(format!("bad message property: {e}")))
                 })?;
