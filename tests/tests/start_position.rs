@@ -64,7 +64,8 @@ async fn start_timestamp_skips_older_rows_and_keeps_newer_ones() -> anyhow::Resu
     let agent = Agent::start(config.path(), data.path());
     agent.wait_running(&name, WAIT).await?;
     exec_all(&mut conn, &["INSERT INTO a VALUES (5)"]).await?;
-    let msgs = mq.read_topic(&topic, 3, WAIT).await?;
+    // The key-changing UPDATE arrives as DELETE (old key) + INSERT (new key): 4 messages.
+    let msgs = mq.read_topic(&topic, 4, WAIT).await?;
     agent.stop().await?;
     let kinds: Vec<String> = msgs
         .iter()
@@ -77,7 +78,7 @@ async fn start_timestamp_skips_older_rows_and_keeps_newer_ones() -> anyhow::Resu
     kinds_sorted.sort();
     assert_eq!(
         kinds_sorted,
-        ["INSERT:3", "INSERT:5", "UPDATE:4"],
+        ["DELETE:-1", "INSERT:3", "INSERT:4", "INSERT:5"],
         "{kinds:?}"
     );
     mq.shutdown().await;
