@@ -20,5 +20,9 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo clippy (wasm32: the SDK's guest glue and the built-in formats)"
+cargo clippy --target wasm32-unknown-unknown -p obsync-sdk -p obsync-format-default \
+  -p obsync-format-default-extend -p obsync-format-canal -p obsync-format-dataworks \
+  -p obsync-format-shareplex -- -D warnings
 echo "== cargo test"
 cargo test --workspace -- --test-threads=2

@@ -146,7 +146,14 @@ pub mod guest {
 
     use super::{FilterOutput, FormatBatch, FormatOutput, GuestResult, decode, encode};
 
-    /// Allocates `len` bytes for the host.
+    /// Allocates the host's input buffer of a new batch call: the start of a new batch, so a
+    /// per-call arena (if the module uses one) is reset first.
+    pub fn alloc_input(len: u32) -> u32 {
+        crate::arena::reset();
+        alloc_bytes(len)
+    }
+
+    /// Allocates `len` bytes.
     pub fn alloc_bytes(len: u32) -> u32 {
         if len == 0 {
             return 1;
@@ -270,7 +277,7 @@ macro_rules! __export_module {
             }
             #[unsafe(no_mangle)]
             pub extern "C" fn obsync_alloc(len: u32) -> u32 {
-                $crate::abi::guest::alloc_bytes(len)
+                $crate::abi::guest::alloc_input(len)
             }
             /// # Safety
             /// Called by the host with a buffer from `obsync_alloc`.

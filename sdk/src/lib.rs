@@ -6,6 +6,7 @@
 //! a module with plain `cargo test`. The ABI itself is described in `sdk/ABI.md`.
 
 pub mod abi;
+pub mod arena;
 pub mod change;
 pub mod json;
 pub mod render;

@@ -180,3 +180,74 @@ fn compiled_modules_are_cached_on_disk() {
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A batch of `rows` INSERTs into a 4-column table with strings, decimals and bytes.
+fn rows_batch(rows: usize, seed: usize) -> FormatBatch {
+    use obsync_sdk::{
+        ChangeKind, ChangeMeta, ColumnSchema, ColumnType, RowChange, TableSchema, Value,
+    };
+    let column = |name: &str, column_type, sql_type: &str| ColumnSchema {
+        name: name.into(),
+        column_type,
+        sql_type: sql_type.into(),
+        unsigned: false,
+        nullable: true,
+    };
+    FormatBatch {
+        abi_version: ABI_VERSION,
+        options: FormatOptions::default(),
+        schemas: vec![TableSchema {
+            database: "db".into(),
+            table: "t".into(),
+            columns: vec![
+                column("id", ColumnType::BigInt, "bigint"),
+                column("name", ColumnType::VarChar, "varchar(200)"),
+                column("price", ColumnType::Decimal, "decimal(20,4)"),
+                column("raw", ColumnType::Blob, "blob"),
+            ],
+            primary_key: vec![0],
+        }],
+        rows: (0..rows)
+            .map(|i| RowChange {
+                table: 0,
+                kind: ChangeKind::Insert,
+                before: None,
+                after: Some(vec![
+                    Value::Int((seed * 100_000 + i) as i64),
+                    Value::Text(format!("名字-{seed}-{i}-{}", "x".repeat(i % 97))),
+                    Value::Decimal(format!("{i}.{seed:04}")),
+                    Value::Bytes(vec![(i % 256) as u8; i % 300]),
+                ]),
+                meta: ChangeMeta {
+                    timestamp: 1_700_000_000,
+                    transaction_id: format!("tx{seed}"),
+                    position: "f:4".into(),
+                    index_in_transaction: i as u32,
+                    dedupe_key: format!("tx{seed}#{i}"),
+                    server_id: 1,
+                },
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn builtin_format_matches_native_across_many_calls_in_bounded_memory() {
+    // The built-in formats reset their heap at every call (per-call arena): 200 calls of up to
+    // 400 rows fit in 32 MiB only if nothing accumulates, and every output must equal the native
+    // format's, so a reset that freed live data would show as a difference.
+    let engine = WasmEngine::new(None).unwrap();
+    let limits = ModuleLimits {
+        memory_bytes: 32 << 20,
+        call_timeout_ms: 5_000,
+    };
+    let bytes = builtin_format("default").unwrap();
+    let module = LoadedModule::load(&engine, "default", bytes, limits).unwrap();
+    let mut instance = ModuleInstance::new(module, ModuleKind::Format).unwrap();
+    for call in 0..200 {
+        let b = rows_batch([400, 3, 250, 0, 57][call % 5], call);
+        let wasm = instance.format(&b).unwrap();
+        let native = obsync_format_default::format_batch(&b).unwrap();
+        assert_eq!(wasm, native, "call {call}");
+    }
+}

@@ -10,6 +10,9 @@ use obsync_formats_common::{image, keys, types};
 use obsync_sdk::json::JsonWriter;
 use obsync_sdk::{ChangeKind, FormatBatch, FormatOutput, RowChange, TableSchema};
 
+// Stateless: every batch call may use a fresh heap (see obsync_sdk::arena).
+obsync_sdk::per_call_arena!();
+
 /// Formats every row of the batch as one Canal message.
 #[obsync_sdk::format]
 pub fn format_batch(batch: &FormatBatch) -> Result<FormatOutput, String> {

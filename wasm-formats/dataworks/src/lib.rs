@@ -10,6 +10,9 @@ use obsync_formats_common::{image, keys, types};
 use obsync_sdk::json::JsonWriter;
 use obsync_sdk::{FormatBatch, FormatOutput, RowChange, TableSchema, Value};
 
+// Stateless: every batch call may use a fresh heap (see obsync_sdk::arena).
+obsync_sdk::per_call_arena!();
+
 /// Formats every row of the batch as one DataWorks 2.0 message.
 #[obsync_sdk::format]
 pub fn format_batch(batch: &FormatBatch) -> Result<FormatOutput, String> {

@@ -3,6 +3,9 @@
 
 use obsync_sdk::{FormatBatch, FormatOutput};
 
+// Stateless: every batch call may use a fresh heap (see obsync_sdk::arena).
+obsync_sdk::per_call_arena!();
+
 /// Formats every row of the batch as one Default-format message.
 #[obsync_sdk::format]
 pub fn format_batch(batch: &FormatBatch) -> Result<FormatOutput, String> {

@@ -13,6 +13,9 @@ use obsync_formats_common::{image, keys, time};
 use obsync_sdk::json::JsonWriter;
 use obsync_sdk::{ChangeKind, FormatBatch, FormatOutput, RowChange, TableSchema};
 
+// Stateless: every batch call may use a fresh heap (see obsync_sdk::arena).
+obsync_sdk::per_call_arena!();
+
 /// Formats every row of the batch as one SharePlex message.
 #[obsync_sdk::format]
 pub fn format_batch(batch: &FormatBatch) -> Result<FormatOutput, String> {
