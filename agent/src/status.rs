@@ -45,6 +45,9 @@ pub struct ProjectStatus {
     /// How many times a binlog stream was started for this project (restarts and reconnects
     /// included).
     pub streams_started: u64,
+    /// Messages sent but not yet acknowledged, as of the last checkpoint.
+    #[serde(default)]
+    pub in_flight: u64,
 }
 
 /// The shared table of project statuses; waiters are woken on every change.
@@ -83,6 +86,7 @@ impl StatusBoard {
                 last_error: None,
                 messages_sent: 0,
                 streams_started: 0,
+                in_flight: 0,
             });
             f(s);
         }

@@ -112,6 +112,23 @@ pub struct TargetConfig {
     /// Queue choice: `hash` of the sharding values (OMS default) or `table` (hash of `db.table`).
     #[serde(default = "default_partition_rule")]
     pub partition_rule: String,
+    /// Messages sent and not yet acknowledged, at most; reading waits when it is reached. Also
+    /// bounds the duplicates after a crash.
+    #[serde(default = "default_in_flight_messages")]
+    pub in_flight_messages: usize,
+    /// Message body megabytes sent and not yet acknowledged, at most.
+    #[serde(default = "default_in_flight_mb")]
+    pub in_flight_mb: usize,
+}
+
+/// 16384 messages in flight: every queue of a few topics busy, duplicates after a crash bounded.
+fn default_in_flight_messages() -> usize {
+    16_384
+}
+
+/// 64 MiB in flight.
+fn default_in_flight_mb() -> usize {
+    64
 }
 
 /// OMS default partition rule.

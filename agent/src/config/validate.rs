@@ -139,6 +139,18 @@ pub fn validate(
             ),
         );
     }
+    if !(1..=1_000_000).contains(&c.target.in_flight_messages) {
+        err(
+            "target.in_flight_messages",
+            format!("{} is out of range 1–1000000", c.target.in_flight_messages),
+        );
+    }
+    if !(1..=4096).contains(&c.target.in_flight_mb) {
+        err(
+            "target.in_flight_mb",
+            format!("{} is out of range 1–4096", c.target.in_flight_mb),
+        );
+    }
     if c.target.send_timeout_ms == 0 {
         err("target.send_timeout_ms", "must be greater than 0".into());
     }

@@ -1,5 +1,5 @@
-//! The RocketMQ sink: sends formatted messages to the queue chosen by their sharding key and
-//! returns only when the broker acknowledged all of them.
+//! The RocketMQ sink: sends formatted messages to the queue chosen by their sharding key, through
+//! a pipeline whose watermark tells which commit positions are fully acknowledged.
 //!
 //! Invariants: messages of one queue are sent in the order given, one batch in flight per queue,
 //! so rows with the same key keep their commit order; different queues are sent in parallel.
@@ -8,9 +8,11 @@
 
 mod client;
 mod error;
+mod pipeline;
 pub mod queue;
 mod send;
 
 pub use client::RocketMqClient;
 pub use error::SinkError;
+pub use pipeline::{Pipeline, Window};
 pub use send::{Outgoing, RocketMqSink};

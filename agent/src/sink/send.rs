@@ -1,9 +1,9 @@
-//! Sending: per-queue ordered batches, all queues in parallel, one batch in flight per queue.
+//! The producer and the topic routes: route lookups that never create a topic, and one batch
+//! sent to one queue (the pipeline's lanes call it, one batch in flight per queue).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures_util::future::try_join_all;
 use rocketmq_client_rust::{
     AclClientRPCHook, ClientConfig, ClientRuntime, DefaultMQProducer, SessionCredentials,
 };
@@ -14,9 +14,9 @@ use super::error::SinkError;
 use crate::config::TargetConfig;
 
 /// At most this many messages per batch request.
-const MAX_BATCH_MESSAGES: usize = 256;
+pub(crate) const MAX_BATCH_MESSAGES: usize = 256;
 /// At most this many body bytes per batch request (the broker's default limit is 4 MiB).
-const MAX_BATCH_BYTES: usize = 1 << 20;
+pub(crate) const MAX_BATCH_BYTES: usize = 1 << 20;
 
 /// One message ready to send, with its topic and queue index.
 #[derive(Debug)]
@@ -116,57 +116,22 @@ impl RocketMqSink {
         }
     }
 
+    /// Returns the queue at `index` of a prepared topic.
+    pub fn message_queue(&self, topic: &str, index: usize) -> Result<MessageQueue, SinkError> {
+        self.queues
+            .get(topic)
+            .and_then(|qs| qs.get(index))
+            .cloned()
+            .ok_or_else(|| self.missing(topic))
+    }
+
     /// Returns the number of queues of a prepared topic.
     pub fn queue_count(&self, topic: &str) -> Option<usize> {
         self.queues.get(topic).map(Vec::len)
     }
 
-    /// Sends every message and returns when all are acknowledged; order is kept per queue.
-    pub async fn send_all(&self, messages: Vec<Outgoing>) -> Result<(), SinkError> {
-        let mut lanes: BTreeMap<(Arc<str>, usize), Vec<Outgoing>> = BTreeMap::new();
-        for m in messages {
-            lanes.entry((m.topic.clone(), m.queue)).or_default().push(m);
-        }
-        let mut sends = Vec::with_capacity(lanes.len());
-        for ((topic, queue), msgs) in lanes {
-            let mq = self
-                .queues
-                .get(topic.as_ref())
-                .and_then(|qs| qs.get(queue))
-                .cloned()
-                .ok_or_else(|| self.missing(&topic))?;
-            sends.push(self.send_lane(topic, mq, msgs));
-        }
-        try_join_all(sends).await?;
-        Ok(())
-    }
-
-    async fn send_lane(
-        &self,
-        topic: Arc<str>,
-        mq: MessageQueue,
-        msgs: Vec<Outgoing>,
-    ) -> Result<(), SinkError> {
-        let mut batch = Vec::new();
-        let mut bytes = 0;
-        for m in msgs {
-            if !batch.is_empty()
-                && (batch.len() >= MAX_BATCH_MESSAGES || bytes + m.bytes > MAX_BATCH_BYTES)
-            {
-                self.send_batch(&topic, &mq, std::mem::take(&mut batch), bytes)
-                    .await?;
-                bytes = 0;
-            }
-            bytes += m.bytes;
-            batch.push(m.message);
-        }
-        if !batch.is_empty() {
-            self.send_batch(&topic, &mq, batch, bytes).await?;
-        }
-        Ok(())
-    }
-
-    async fn send_batch(
+    /// Sends one batch to one queue and waits for the broker's acknowledgement.
+    pub(crate) async fn send_batch(
         &self,
         topic: &str,
         mq: &MessageQueue,
@@ -189,7 +154,7 @@ impl RocketMqSink {
         Ok(())
     }
 
-    /// Stops the producer.
+    /// Stops the producer (call once no pipeline uses it any more).
     pub async fn shutdown(mut self) {
         self.producer.shutdown().await;
     }

@@ -60,8 +60,9 @@ pub fn set_paused(data_dir: &std::path::Path, project: &str, paused: bool) -> st
     }
 }
 
-/// How often checkpoints are flushed to disk.
-pub const CHECKPOINT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// How often checkpoints are flushed to disk. A crash re-sends the rows acknowledged since the
+/// last flush (plus those in flight), so this bounds the duplicates.
+pub const CHECKPOINT_FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 
 /// What `run` needs.
 #[derive(Debug, Clone)]

@@ -13,21 +13,37 @@ use tokio::sync::watch;
 use super::batch::PendingBatch;
 use super::error::ProjectError;
 use crate::checkpoint::CheckpointStore;
+use crate::checkpoint::Position;
 use crate::config::ModuleLimitsConfig;
 use crate::config::{LoadedProject, ProjectConfig};
 use crate::filter::RowFilter;
 use crate::route::Router;
 use crate::schema::catalog;
 use crate::sink::queue::queue_for_key;
-use crate::sink::{Outgoing, RocketMqSink, SinkError};
+use crate::sink::{Outgoing, Pipeline, RocketMqSink, SinkError, Window};
 use crate::source::{BinlogReader, SourceEvent, SourceOptions, position_at};
 use crate::status::{ProjectState, StatusBoard};
 use crate::wasm::{ModuleInstance, WasmEngine, load_spec};
 
 /// Rows collected before a format call and send, also inside one transaction (bounds memory).
 pub const MAX_BATCH_ROWS: usize = 2048;
+/// At a commit, rows pending at least this many are formatted and sent at once; fewer wait up to
+/// [`FLUSH_DELAY`] for more transactions, so small transactions share module calls and batches.
+const FLUSH_ROWS: usize = 256;
+/// How long rows of committed transactions may wait for company.
+const FLUSH_DELAY: Duration = Duration::from_millis(5);
+/// Commits pending in one batch at most (each is a checkpoint candidate).
+const MAX_PENDING_COMMITS: usize = 1024;
 /// The longest wait between reconnect attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What woke the streaming loop.
+enum Wake<E> {
+    Stop,
+    Deadline,
+    Acked,
+    Event(E),
+}
 
 /// A prepared project, ready to run.
 pub struct ProjectRunner {
@@ -37,7 +53,9 @@ pub struct ProjectRunner {
     router: Router,
     format: ModuleInstance,
     filters: Vec<ModuleInstance>,
-    sink: RocketMqSink,
+    sink: Arc<RocketMqSink>,
+    /// Acknowledgements of the current pipeline already counted in the status.
+    acked_seen: u64,
     store: CheckpointStore,
     options: FormatOptions,
     tag: String,
@@ -152,7 +170,8 @@ impl ProjectRunner {
             router,
             format,
             filters,
-            sink,
+            sink: Arc::new(sink),
+            acked_seen: 0,
             store,
             options,
             tag,
@@ -195,7 +214,9 @@ impl ProjectRunner {
         if let Err(e) = &result {
             tracing::error!(project = %self.config.name, file = %self.file.display(), error = %e, "project failed");
         }
-        self.sink.shutdown().await;
+        if let Ok(sink) = Arc::try_unwrap(self.sink) {
+            sink.shutdown().await;
+        }
         result
     }
 
@@ -221,12 +242,37 @@ impl ProjectRunner {
         });
         let router = self.router.clone();
         let carried = move |db: &str, table: &str| router.route(db, table).is_some();
+        let window = Window {
+            messages: self.config.target.in_flight_messages,
+            bytes: self.config.target.in_flight_mb << 20,
+        };
+        let mut pipeline = Pipeline::new(self.sink.clone(), window);
+        self.acked_seen = 0;
         let mut batch = PendingBatch::default();
+        // Commits whose rows are in `batch` (marked once the batch is submitted).
+        let mut commits: Vec<Position> = Vec::new();
+        let mut deadline: Option<tokio::time::Instant> = None;
         loop {
-            let event = tokio::select! {
+            let woke = tokio::select! {
                 biased;
-                _ = stop.wait_for(|s| *s) => break,
-                ev = reader.next(&carried) => ev?,
+                _ = stop.wait_for(|s| *s) => Wake::Stop,
+                _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => Wake::Deadline,
+                _ = pipeline.progressed() => Wake::Acked,
+                ev = reader.next(&carried) => Wake::Event(ev),
+            };
+            let event = match woke {
+                Wake::Stop => break,
+                Wake::Deadline => {
+                    self.flush(&mut batch, &mut commits, &mut pipeline).await?;
+                    deadline = None;
+                    self.advance(&mut pipeline)?;
+                    continue;
+                }
+                Wake::Acked => {
+                    self.advance(&mut pipeline)?;
+                    continue;
+                }
+                Wake::Event(ev) => ev?,
             };
             match event {
                 SourceEvent::Rows(chunk) => {
@@ -249,18 +295,52 @@ impl ProjectRunner {
                         self.options.utc_offset_seconds,
                     )?;
                     if batch.len() >= MAX_BATCH_ROWS {
-                        self.flush(&mut batch).await?;
+                        self.flush(&mut batch, &mut commits, &mut pipeline).await?;
                     }
                 }
                 SourceEvent::Commit(position) => {
-                    self.flush(&mut batch).await?;
-                    self.store.store(&name, &position)?;
-                    self.status.update(&name, |s| s.position = Some(position));
+                    commits.push(position);
+                    if batch.len() >= FLUSH_ROWS || commits.len() >= MAX_PENDING_COMMITS {
+                        self.flush(&mut batch, &mut commits, &mut pipeline).await?;
+                        deadline = None;
+                    } else if deadline.is_none() {
+                        deadline = Some(tokio::time::Instant::now() + FLUSH_DELAY);
+                    }
                 }
-                SourceEvent::Heartbeat => {}
+                SourceEvent::Heartbeat => {
+                    self.flush(&mut batch, &mut commits, &mut pipeline).await?;
+                    deadline = None;
+                }
             }
+            self.advance(&mut pipeline)?;
         }
+        // Stopping: send what is pending and wait for it, so the checkpoint is as fresh as can be.
+        self.flush(&mut batch, &mut commits, &mut pipeline).await?;
+        pipeline.drain().await?;
+        self.advance(&mut pipeline)?;
         reader.close().await;
+        Ok(())
+    }
+
+    /// Stores the newest fully acknowledged commit position, if it moved.
+    fn advance(&mut self, pipeline: &mut Pipeline) -> Result<(), ProjectError> {
+        let (in_flight, _) = pipeline.in_flight();
+        let acked = pipeline.acked();
+        let new = acked.saturating_sub(self.acked_seen);
+        self.acked_seen = acked;
+        let position = pipeline.take_safe_position()?;
+        if let Some(p) = &position {
+            self.store.store(&self.config.name, p)?;
+        }
+        if position.is_some() || new > 0 {
+            self.status.update(&self.config.name, |s| {
+                if let Some(p) = position {
+                    s.position = Some(p);
+                }
+                s.in_flight = in_flight as u64;
+                s.messages_sent += new;
+            });
+        }
         Ok(())
     }
 
@@ -273,8 +353,18 @@ impl ProjectRunner {
     }
 
     /// Formats and sends the pending rows; returns once the broker acknowledged all of them.
-    async fn flush(&mut self, batch: &mut PendingBatch) -> Result<(), ProjectError> {
+    /// Formats the pending rows, submits them to the pipeline (waiting for window room) and marks
+    /// the commits they complete.
+    async fn flush(
+        &mut self,
+        batch: &mut PendingBatch,
+        commits: &mut Vec<Position>,
+        pipeline: &mut Pipeline,
+    ) -> Result<(), ProjectError> {
         if batch.is_empty() {
+            for position in commits.drain(..) {
+                pipeline.mark(position);
+            }
             return Ok(());
         }
         self.options.now_ms = std::time::SystemTime::now()
@@ -286,10 +376,14 @@ impl ProjectRunner {
             let decisions = tokio::task::block_in_place(|| filter.filter(&taken.batch))?;
             taken.apply(decisions.decisions);
             if taken.batch.rows.is_empty() {
-                return Ok(());
+                break;
             }
         }
-        let output = tokio::task::block_in_place(|| self.format.format(&taken.batch))?;
+        let output = if taken.batch.rows.is_empty() {
+            obsync_sdk::FormatOutput::default()
+        } else {
+            tokio::task::block_in_place(|| self.format.format(&taken.batch))?
+        };
         let mut outgoing = Vec::with_capacity(output.messages.len());
         for m in output.messages {
             let row = &taken.batch.rows[m.row as usize];
@@ -332,10 +426,10 @@ impl ProjectRunner {
                 message,
             });
         }
-        let count = outgoing.len() as u64;
-        self.sink.send_all(outgoing).await?;
-        self.status
-            .update(&self.config.name, |s| s.messages_sent += count);
+        pipeline.submit(outgoing).await?;
+        for position in commits.drain(..) {
+            pipeline.mark(position);
+        }
         Ok(())
     }
 }

@@ -15,8 +15,9 @@ pub const DEBOUNCE: Duration = Duration::from_millis(300);
 pub struct ConfigWatcher {
     _watcher: notify::RecommendedWatcher,
     events: mpsc::Receiver<()>,
-    /// A change was seen but not reported yet (keeps `changed` cancel-safe).
-    pending: bool,
+    /// A change was seen and not reported yet: report it once quiet until then. Kept here so
+    /// `changed` is cancel-safe even when cancelled more often than [`DEBOUNCE`].
+    quiet_until: Option<tokio::time::Instant>,
 }
 
 impl ConfigWatcher {
@@ -38,20 +39,37 @@ impl ConfigWatcher {
         Ok(ConfigWatcher {
             _watcher: watcher,
             events,
-            pending: false,
+            quiet_until: None,
         })
     }
 
     /// Resolves after a change once the directory has been quiet for [`DEBOUNCE`]. Cancel-safe:
-    /// a change seen by a cancelled call is reported by the next one.
+    /// a change seen by a cancelled call is reported by a later one, at the same moment.
     pub async fn changed(&mut self) {
-        if !self.pending {
-            if self.events.recv().await.is_none() {
-                std::future::pending::<()>().await;
+        loop {
+            match self.quiet_until {
+                None => {
+                    if self.events.recv().await.is_none() {
+                        std::future::pending::<()>().await;
+                    }
+                    self.quiet_until = Some(tokio::time::Instant::now() + DEBOUNCE);
+                }
+                Some(until) => {
+                    tokio::select! {
+                        ev = self.events.recv() => match ev {
+                            Some(()) => self.quiet_until = Some(tokio::time::Instant::now() + DEBOUNCE),
+                            None => {
+                                self.quiet_until = None;
+                                return;
+                            }
+                        },
+                        _ = tokio::time::sleep_until(until) => {
+                            self.quiet_until = None;
+                            return;
+                        }
+                    }
+                }
             }
-            self.pending = true;
         }
-        while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, self.events.recv()).await {}
-        self.pending = false;
     }
 }

@@ -1,0 +1,312 @@
+//! The pipelined sink: the source keeps reading and formatting while earlier messages are on
+//! their way, and the checkpoint follows the acknowledgements.
+//!
+//! Shape: one lane task per (topic, queue), fed in submission order, sending batches of up to
+//! 256 messages / 1 MiB with exactly one batch in flight per lane, so one queue's messages are
+//! stored in the order submitted; lanes run in parallel. A window bounds the unacknowledged
+//! messages and bytes: [`Pipeline::submit`] waits for room, which back-pressures the source and
+//! bounds memory however large a transaction is.
+//!
+//! Watermark invariant: every submitted batch gets an increasing id; a commit position marked
+//! after batch `b` is released by [`Pipeline::take_safe_position`] only once every batch with an
+//! id `<= b` is fully acknowledged. So a stored checkpoint never passes an unacknowledged row,
+//! and after a crash the rows sent again are at most those acknowledged after the last durable
+//! checkpoint plus the window.
+//!
+//! Failure: the first lane error is kept and returned by every later call; lanes stop at the
+//! failed batch. The owner drops the pipeline (aborting the lanes) and resumes from the
+//! checkpoint, which only re-sends, never skips.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rocketmq_model::common::message::message_queue::MessageQueue;
+use rocketmq_model::common::message::message_single::Message;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use super::error::SinkError;
+use super::send::{MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, Outgoing, RocketMqSink};
+use crate::checkpoint::Position;
+
+/// Bounds of the unacknowledged messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Messages in flight at most.
+    pub messages: usize,
+    /// Body bytes in flight at most.
+    pub bytes: usize,
+}
+
+#[derive(Default)]
+struct State {
+    /// Unacknowledged message count per batch id.
+    pending: BTreeMap<u64, usize>,
+    /// The id of the last submitted batch (0: none yet).
+    last_batch: u64,
+    in_flight_messages: usize,
+    in_flight_bytes: usize,
+    /// Positions waiting for their batches: (last batch before the position, position).
+    markers: VecDeque<(u64, Position)>,
+    error: Option<SinkError>,
+    /// Messages acknowledged since the pipeline started.
+    acked: u64,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock means a lane panicked mid-update: the counters are still usable, and the
+        // owner restarts from the checkpoint on the error that follows.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// One message on its way through a lane.
+struct Item {
+    batch: u64,
+    bytes: usize,
+    message: Message,
+}
+
+/// A pipelined sink over a started producer.
+pub struct Pipeline {
+    sink: Arc<RocketMqSink>,
+    shared: Arc<Shared>,
+    lanes: HashMap<(Arc<str>, usize), mpsc::UnboundedSender<Item>>,
+    tasks: Vec<JoinHandle<()>>,
+    window: Window,
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Pipeline {
+    /// Starts an empty pipeline.
+    pub fn new(sink: Arc<RocketMqSink>, window: Window) -> Self {
+        Pipeline {
+            sink,
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                changed: Notify::new(),
+            }),
+            lanes: HashMap::new(),
+            tasks: Vec::new(),
+            window,
+        }
+    }
+
+    /// Queues messages for sending (each keeps its place on its queue) once the window has room;
+    /// a batch larger than the whole window waits for an empty pipeline and goes alone.
+    pub async fn submit(&mut self, messages: Vec<Outgoing>) -> Result<(), SinkError> {
+        if messages.is_empty() {
+            return self.check();
+        }
+        let count = messages.len();
+        let bytes: usize = messages.iter().map(|m| m.bytes).sum();
+        loop {
+            let changed = self.shared.changed.notified();
+            {
+                let s = self.shared.lock();
+                if let Some(e) = &s.error {
+                    return Err(e.clone());
+                }
+                let empty = s.in_flight_messages == 0;
+                if empty
+                    || (s.in_flight_messages + count <= self.window.messages
+                        && s.in_flight_bytes + bytes <= self.window.bytes)
+                {
+                    break;
+                }
+            }
+            changed.await;
+        }
+        let batch = {
+            let mut s = self.shared.lock();
+            let id = s.last_batch + 1;
+            s.last_batch = id;
+            s.pending.insert(id, count);
+            s.in_flight_messages += count;
+            s.in_flight_bytes += bytes;
+            id
+        };
+        for m in messages {
+            let lane = self.lane(&m.topic, m.queue)?;
+            let item = Item {
+                batch,
+                bytes: m.bytes,
+                message: m.message,
+            };
+            if lane.send(item).is_err() {
+                // The lane ended: it failed, and its error is recorded.
+                return self.check();
+            }
+        }
+        Ok(())
+    }
+
+    fn lane(
+        &mut self,
+        topic: &Arc<str>,
+        queue: usize,
+    ) -> Result<&mpsc::UnboundedSender<Item>, SinkError> {
+        let key = (topic.clone(), queue);
+        if !self.lanes.contains_key(&key) {
+            let mq = self.sink.message_queue(topic, queue)?;
+            let (tx, rx) = mpsc::unbounded_channel();
+            self.tasks.push(tokio::spawn(run_lane(
+                self.sink.clone(),
+                self.shared.clone(),
+                topic.clone(),
+                mq,
+                rx,
+            )));
+            self.lanes.insert(key.clone(), tx);
+        }
+        self.lanes
+            .get(&key)
+            .ok_or_else(|| SinkError::Client("lane vanished".into()))
+    }
+
+    /// Records that `position` is reached once everything submitted so far is acknowledged.
+    pub fn mark(&mut self, position: Position) {
+        let mut s = self.shared.lock();
+        let last = s.last_batch;
+        s.markers.push_back((last, position));
+    }
+
+    /// Returns the newest marked position whose batches are all acknowledged (once), or the
+    /// first send error.
+    pub fn take_safe_position(&mut self) -> Result<Option<Position>, SinkError> {
+        let mut s = self.shared.lock();
+        if let Some(e) = &s.error {
+            return Err(e.clone());
+        }
+        let lowest_pending = s.pending.keys().next().copied().unwrap_or(u64::MAX);
+        let mut safe = None;
+        while s
+            .markers
+            .front()
+            .is_some_and(|(batch, _)| *batch < lowest_pending)
+        {
+            safe = s.markers.pop_front().map(|(_, p)| p);
+        }
+        Ok(safe)
+    }
+
+    /// Resolves when an acknowledgement or an error arrived since the last call.
+    pub async fn progressed(&self) {
+        self.shared.changed.notified().await;
+    }
+
+    /// Waits until everything submitted is acknowledged, or returns the first send error.
+    pub async fn drain(&mut self) -> Result<(), SinkError> {
+        loop {
+            let changed = self.shared.changed.notified();
+            {
+                let s = self.shared.lock();
+                if let Some(e) = &s.error {
+                    return Err(e.clone());
+                }
+                if s.pending.is_empty() {
+                    return Ok(());
+                }
+            }
+            changed.await;
+        }
+    }
+
+    /// Unacknowledged messages and bytes.
+    pub fn in_flight(&self) -> (usize, usize) {
+        let s = self.shared.lock();
+        (s.in_flight_messages, s.in_flight_bytes)
+    }
+
+    /// Messages acknowledged since the pipeline started.
+    pub fn acked(&self) -> u64 {
+        self.shared.lock().acked
+    }
+
+    fn check(&self) -> Result<(), SinkError> {
+        match &self.shared.lock().error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Sends one queue's messages in order, one batch in flight.
+async fn run_lane(
+    sink: Arc<RocketMqSink>,
+    shared: Arc<Shared>,
+    topic: Arc<str>,
+    mq: MessageQueue,
+    mut rx: mpsc::UnboundedReceiver<Item>,
+) {
+    let mut carry: VecDeque<Item> = VecDeque::new();
+    loop {
+        if carry.is_empty() {
+            match rx.recv().await {
+                Some(item) => carry.push_back(item),
+                None => return,
+            }
+        }
+        while let Ok(item) = rx.try_recv() {
+            carry.push_back(item);
+        }
+        let mut messages = Vec::new();
+        let mut acks: Vec<(u64, usize)> = Vec::new();
+        let mut bytes = 0;
+        while let Some(item) = carry.front() {
+            if !messages.is_empty()
+                && (messages.len() >= MAX_BATCH_MESSAGES || bytes + item.bytes > MAX_BATCH_BYTES)
+            {
+                break;
+            }
+            let Some(item) = carry.pop_front() else { break };
+            bytes += item.bytes;
+            match acks.last_mut() {
+                Some((b, n)) if *b == item.batch => *n += 1,
+                _ => acks.push((item.batch, 1)),
+            }
+            messages.push(item.message);
+        }
+        let count = messages.len();
+        let result = sink.send_batch(&topic, &mq, messages, bytes).await;
+        let mut s = shared.lock();
+        match result {
+            Ok(()) => {
+                for (batch, n) in acks {
+                    if let Some(left) = s.pending.get_mut(&batch) {
+                        *left = left.saturating_sub(n);
+                        if *left == 0 {
+                            s.pending.remove(&batch);
+                        }
+                    }
+                }
+                s.in_flight_messages = s.in_flight_messages.saturating_sub(count);
+                s.in_flight_bytes = s.in_flight_bytes.saturating_sub(bytes);
+                s.acked += count as u64;
+                drop(s);
+                shared.changed.notify_waiters();
+            }
+            Err(e) => {
+                if s.error.is_none() {
+                    s.error = Some(e);
+                }
+                drop(s);
+                shared.changed.notify_waiters();
+                return;
+            }
+        }
+    }
+}

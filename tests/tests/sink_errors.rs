@@ -1,0 +1,94 @@
+//! Errors the broker side can give a running project: each stops the project with a clear error
+//! and its checkpoint intact, and nothing is lost once the cause is fixed.
+#![recursion_limit = "256"]
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use obsync::status::ProjectState;
+use obsync_tests::agent::{Agent, TempDir, project_toml};
+use obsync_tests::mq::Mq;
+use obsync_tests::sql::{admin, exec_all};
+use obsync_tests::{init_logs, unique, unique_server_id};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_row_stops_the_project_and_nothing_is_lost_after_the_fix() -> anyhow::Result<()>
+{
+    init_logs();
+    let db = unique("big");
+    let topic = unique("big_t");
+    let mut conn = admin().await?;
+    exec_all(
+        &mut conn,
+        &[
+            &format!("CREATE DATABASE `{db}`"),
+            &format!("USE `{db}`"),
+            "CREATE TABLE t (id INT PRIMARY KEY, b LONGBLOB)",
+        ],
+    )
+    .await?;
+    let mq = Mq::new()?;
+    mq.create_topic(&topic, 2).await?;
+    let config = TempDir::new("bigcfg")?;
+    let data = TempDir::new("bigdata")?;
+    let name = unique("big");
+    let file = config.path().join(format!("{name}.toml"));
+    let text = project_toml(&name, &db, "t", &topic, unique_server_id());
+    std::fs::write(&file, &text)?;
+    let agent = Agent::start(config.path(), data.path());
+    agent.wait_running(&name, WAIT).await?;
+
+    // 5 MiB of base64 in one message: over the broker's 4 MiB limit.
+    exec_all(
+        &mut conn,
+        &[
+            "INSERT INTO t VALUES (1, 'small')",
+            "INSERT INTO t VALUES (2, REPEAT('x', 5 * 1024 * 1024))",
+            "INSERT INTO t VALUES (3, 'small')",
+        ],
+    )
+    .await?;
+    let failed = agent.status.wait_until(|all| {
+        all.get(&name)
+            .is_some_and(|s| s.state == ProjectState::Failed)
+    });
+    tokio::time::timeout(WAIT, failed)
+        .await
+        .map_err(|_| anyhow::anyhow!("never failed: {:?}", agent.status.get(&name)))?;
+    let status = agent.status.get(&name).unwrap();
+    let error = status.last_error.unwrap_or_default();
+    assert!(
+        error.contains("larger than the broker accepts") && error.contains(&topic),
+        "{error}"
+    );
+
+    // The fix: stop carrying the blob. The project restarts from its checkpoint, which did not
+    // pass row 2, so rows 2 and 3 arrive now (row 1 may arrive twice, with the same key).
+    std::fs::write(&file, text + "columns = [\"id\"]\n")?;
+    let running = agent.status.wait_until(|all| {
+        all.get(&name)
+            .is_some_and(|s| s.state == ProjectState::Running && s.streams_started >= 2)
+    });
+    tokio::time::timeout(WAIT, running)
+        .await
+        .map_err(|_| anyhow::anyhow!("no restart after the fix: {:?}", agent.status.get(&name)))?;
+    let mut ids = Vec::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    while !(ids.contains(&2) && ids.contains(&3)) && std::time::Instant::now() < deadline {
+        let msgs = mq
+            .read_topic(&topic, ids.len().max(3) + 1, Duration::from_secs(5))
+            .await?;
+        ids = msgs
+            .iter()
+            .filter_map(|m| m.body["postStruct"]["id"].as_i64())
+            .collect();
+    }
+    agent.stop().await?;
+    for id in [1, 2, 3] {
+        assert!(ids.contains(&id), "row {id} lost: {ids:?}");
+    }
+    mq.shutdown().await;
+    Ok(())
+}
