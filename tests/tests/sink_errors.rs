@@ -92,3 +92,52 @@ async fn an_oversized_row_stops_the_project_and_nothing_is_lost_after_the_fix() 
     mq.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_topic_stops_the_project_and_is_never_created() -> anyhow::Result<()> {
+    init_logs();
+    let db = unique("notopic");
+    let topic = unique("never_created");
+    let mut conn = admin().await?;
+    exec_all(
+        &mut conn,
+        &[
+            &format!("CREATE DATABASE `{db}`"),
+            &format!("USE `{db}`"),
+            "CREATE TABLE t (id INT PRIMARY KEY)",
+        ],
+    )
+    .await?;
+    let config = TempDir::new("notopiccfg")?;
+    let data = TempDir::new("notopicdata")?;
+    let name = unique("notopic");
+    let text = project_toml(&name, &db, "t", &topic, unique_server_id());
+    std::fs::write(config.path().join(format!("{name}.toml")), &text)?;
+    // Its only project cannot start, so the agent exits with the project's start error.
+    let agent = Agent::start(config.path(), data.path());
+    let error = match tokio::time::timeout(WAIT, agent.stop()).await? {
+        Ok(()) => anyhow::bail!("the agent ran without its only project"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        error.contains("`objects[0].topic`")
+            && error.contains(&format!("topic {topic:?} does not exist"))
+            && error.contains("obsync never creates topics"),
+        "{error}"
+    );
+    // Still no route: nothing created it.
+    let client = obsync::sink::RocketMqClient::start()?;
+    let target: obsync::config::TargetConfig = toml::from_str(&format!(
+        "name_server = \"{}\"\nproducer_group = \"{name}_check\"",
+        obsync_tests::name_server()
+    ))?;
+    let mut sink = obsync::sink::RocketMqSink::start(client.runtime(), &target).await?;
+    let lookup = sink.prepare_topic(&topic).await;
+    sink.shutdown().await;
+    client.shutdown().await;
+    assert!(
+        matches!(lookup, Err(obsync::sink::SinkError::MissingTopic { .. })),
+        "{lookup:?}"
+    );
+    Ok(())
+}

@@ -84,7 +84,15 @@ impl RocketMqSink {
             Ok(mut qs) if !qs.is_empty() => {
                 qs.sort();
                 let n = qs.len();
-                self.queues.insert(topic.to_string(), qs);
+                let old = self.queues.insert(topic.to_string(), qs);
+                if let Some(old) = old.filter(|o| o.len() != n) {
+                    tracing::warn!(
+                        topic,
+                        was = old.len(),
+                        now = n,
+                        "the topic's queue count changed; keys are hashed over the new count from here on"
+                    );
+                }
                 Ok(n)
             }
             Ok(_) => Err(self.missing(topic)),

@@ -229,6 +229,9 @@ impl ProjectRunner {
             tracing::info!(project = %name, start_timestamp = ts, %position, "start position found");
             saved = Some(position);
         }
+        // Routes are read again at every (re)start: a deleted topic stops the project here, and a
+        // changed queue count is used from this position on (nothing is in flight now).
+        self.refresh_routes().await?;
         let (mut reader, start) = BinlogReader::start(self.source.clone(), saved).await?;
         if !resumed {
             // Remember "now" at once, so a restart before the first commit does not skip rows.
@@ -319,6 +322,22 @@ impl ProjectRunner {
         pipeline.drain().await?;
         self.advance(&mut pipeline)?;
         reader.close().await;
+        Ok(())
+    }
+
+    /// Reads every topic's route again. The previous pipeline's lanes were aborted when it was
+    /// dropped; once they are gone the producer is ours alone.
+    async fn refresh_routes(&mut self) -> Result<(), ProjectError> {
+        for _ in 0..1000 {
+            if let Some(sink) = Arc::get_mut(&mut self.sink) {
+                for topic in self.router.topics() {
+                    sink.prepare_topic(&topic).await?;
+                }
+                return Ok(());
+            }
+            tokio::task::yield_now().await;
+        }
+        tracing::warn!(project = %self.config.name, "old send lanes still running; keeping the known routes");
         Ok(())
     }
 
