@@ -11,10 +11,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use obsync_tests::agent::{TempDir, project_toml};
-use obsync_tests::mq::Mq;
+use obsync_tests::agent::project_toml;
+use obsync_tests::scene::Scene;
 use obsync_tests::sql::{admin, exec_all};
-use obsync_tests::{init_logs, unique, unique_server_id};
+use obsync_tests::{unique, unique_server_id};
 
 const ROWS: usize = 10_000;
 const VERSIONS: usize = 10;
@@ -91,26 +91,17 @@ async fn wait_status(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_loses_nothing_keeps_key_order_and_bounds_duplicates()
 -> anyhow::Result<()> {
-    init_logs();
-    let db = unique("crash");
-    let topic = unique("crash_t");
-    let mut conn = admin().await?;
-    exec_all(
-        &mut conn,
-        &[
-            &format!("CREATE DATABASE `{db}`"),
-            &format!("USE `{db}`"),
-            "CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL)",
-        ],
+    let (scene, topics) = Scene::new(
+        "crash",
+        &["CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL)"],
+        &[("crash_t", 8)],
     )
     .await?;
-    let mq = Mq::new()?;
-    mq.create_topic(&topic, 8).await?;
-    let config = TempDir::new("crashcfg")?;
-    let data = TempDir::new("crashdata")?;
+    let (db, mq, topic) = (scene.db.clone(), &scene.mq, &topics[0]);
+    let (config, data) = (&scene.config, &scene.data);
     let log = data.path().join("obsync.log");
     let name = unique("crash");
-    let text = project_toml(&name, &db, "t", &topic, unique_server_id()).replace(
+    let text = project_toml(&name, &db, "t", topic, unique_server_id()).replace(
         &format!("producer_group = \"{name}_pg\""),
         &format!("producer_group = \"{name}_pg\"\nin_flight_messages = {WINDOW}"),
     );
@@ -173,9 +164,7 @@ async fn sigkill_mid_stream_loses_nothing_keeps_key_order_and_bounds_duplicates(
     let deadline = Instant::now() + Duration::from_secs(300);
     let mut want = total;
     let msgs = loop {
-        let msgs = mq
-            .read_topic(&topic, want, Duration::from_secs(120))
-            .await?;
+        let msgs = mq.read_topic(topic, want, Duration::from_secs(120)).await?;
         let distinct: HashSet<&String> = msgs.iter().map(|m| &m.keys[0]).collect();
         if distinct.len() >= total {
             break msgs;
@@ -231,6 +220,6 @@ async fn sigkill_mid_stream_loses_nothing_keeps_key_order_and_bounds_duplicates(
         duplicates <= bound,
         "{duplicates} duplicates exceed the bound {bound}"
     );
-    mq.shutdown().await;
+    scene.mq.shutdown().await;
     Ok(())
 }

@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod mq;
+pub mod scene;
 pub mod sql;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -8,64 +8,16 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use obsync_tests::agent::{Agent, TempDir, project_toml};
-use obsync_tests::mq::{Mq, Received};
-use obsync_tests::sql::{admin, exec_all};
-use obsync_tests::{init_logs, unique, unique_server_id};
+use obsync_tests::agent::Agent;
+use obsync_tests::mq::Received;
+use obsync_tests::scene::Scene;
+use obsync_tests::{unique, unique_server_id};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// A database with tables, topics, a config and a data directory.
-struct Scene {
-    db: String,
-    mq: Mq,
-    config: TempDir,
-    data: TempDir,
-}
-
 async fn scene(tables: &[&str], topics: &[(&str, u32)]) -> anyhow::Result<(Scene, Vec<String>)> {
-    init_logs();
-    let db = unique("obj");
-    let mut conn = admin().await?;
-    let mut statements = vec![format!("CREATE DATABASE `{db}`"), format!("USE `{db}`")];
-    statements.extend(tables.iter().map(|t| t.to_string()));
-    let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
-    exec_all(&mut conn, &refs).await?;
-    let mq = Mq::new()?;
-    let mut names = Vec::new();
-    for (prefix, queues) in topics {
-        let topic = unique(prefix);
-        mq.create_topic(&topic, *queues).await?;
-        names.push(topic);
-    }
-    Ok((
-        Scene {
-            db,
-            mq,
-            config: TempDir::new("objcfg")?,
-            data: TempDir::new("objdata")?,
-        },
-        names,
-    ))
-}
-
-impl Scene {
-    /// Writes a project for `table` → `topic`, with `extra` appended to its object (and file).
-    fn project(&self, table: &str, topic: &str, extra: &str) -> anyhow::Result<String> {
-        let name = unique("p");
-        let text = project_toml(&name, &self.db, table, topic, unique_server_id()) + extra;
-        std::fs::write(self.config.path().join(format!("{name}.toml")), text)?;
-        Ok(name)
-    }
-
-    async fn sql(&self, statements: &[&str]) -> anyhow::Result<()> {
-        let mut conn = admin().await?;
-        let use_db = format!("USE `{}`", self.db);
-        let mut all = vec![use_db.as_str()];
-        all.extend_from_slice(statements);
-        exec_all(&mut conn, &all).await
-    }
+    Scene::new("obj", tables, topics).await
 }
 
 fn kind(m: &Received) -> &str {

@@ -11,10 +11,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use obsync::status::ProjectState;
-use obsync_tests::agent::{Agent, TempDir, project_toml};
+use obsync_tests::agent::Agent;
 use obsync_tests::mq::Mq;
+use obsync_tests::scene::Scene;
 use obsync_tests::sql::{admin, exec_all};
-use obsync_tests::{init_logs, unique, unique_server_id};
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -66,40 +66,25 @@ async fn ids_in(mq: &Mq, topic: &str, want: usize) -> anyhow::Result<HashSet<i64
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_and_database_restarts_lose_nothing() -> anyhow::Result<()> {
-    init_logs();
-    let db = unique("restart");
-    let topic = unique("restart_t");
-    let mut conn = admin().await?;
-    exec_all(
-        &mut conn,
-        &[
-            &format!("CREATE DATABASE `{db}`"),
-            &format!("USE `{db}`"),
-            "CREATE TABLE t (id INT PRIMARY KEY)",
-        ],
+    let (s, topics) = Scene::new(
+        "restart",
+        &["CREATE TABLE t (id INT PRIMARY KEY)"],
+        &[("restart_t", 4)],
     )
     .await?;
-    drop(conn);
-    let mq = Mq::new()?;
-    mq.create_topic(&topic, 4).await?;
-    let config = TempDir::new("restartcfg")?;
-    let data = TempDir::new("restartdata")?;
-    let name = unique("restart");
-    std::fs::write(
-        config.path().join(format!("{name}.toml")),
-        project_toml(&name, &db, "t", &topic, unique_server_id()),
-    )?;
-    let agent = Agent::start(config.path(), data.path());
+    let (db, mq, topic) = (&s.db, &s.mq, &topics[0]);
+    let name = s.project("t", topic, "")?;
+    let agent = Agent::start(s.config.path(), s.data.path());
     agent.wait_running(&name, WAIT).await?;
 
     // Broker: rows before, while it is down (the project retries), and after.
-    insert(&db, 0..300).await?;
+    insert(db, 0..300).await?;
     services("stop", "broker");
-    insert(&db, 300..600).await?;
+    insert(db, 300..600).await?;
     wait_state(&agent, &name, ProjectState::Retrying).await?;
     services("start", "broker");
-    insert(&db, 600..900).await?;
-    let ids = ids_in(&mq, &topic, 900).await?;
+    insert(db, 600..900).await?;
+    let ids = ids_in(mq, topic, 900).await?;
     let missing: Vec<i64> = (0..900).filter(|i| !ids.contains(i)).collect();
     assert!(
         missing.is_empty(),
@@ -110,14 +95,14 @@ async fn broker_and_database_restarts_lose_nothing() -> anyhow::Result<()> {
     services("stop", "mariadb");
     wait_state(&agent, &name, ProjectState::Retrying).await?;
     services("start", "mariadb");
-    insert(&db, 900..1200).await?;
-    let ids = ids_in(&mq, &topic, 1200).await?;
+    insert(db, 900..1200).await?;
+    let ids = ids_in(mq, topic, 1200).await?;
     agent.stop().await?;
     let missing: Vec<i64> = (0..1200).filter(|i| !ids.contains(i)).collect();
     assert!(
         missing.is_empty(),
         "lost across the database restart: {missing:?}"
     );
-    mq.shutdown().await;
+    s.mq.shutdown().await;
     Ok(())
 }

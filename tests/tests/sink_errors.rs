@@ -6,49 +6,34 @@
 use std::time::Duration;
 
 use obsync::status::ProjectState;
-use obsync_tests::agent::{Agent, TempDir, project_toml};
-use obsync_tests::mq::Mq;
-use obsync_tests::sql::{admin, exec_all};
-use obsync_tests::{init_logs, unique, unique_server_id};
+use obsync_tests::agent::Agent;
+use obsync_tests::scene::Scene;
+use obsync_tests::unique;
 
 const WAIT: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_row_stops_the_project_and_nothing_is_lost_after_the_fix() -> anyhow::Result<()>
 {
-    init_logs();
-    let db = unique("big");
-    let topic = unique("big_t");
-    let mut conn = admin().await?;
-    exec_all(
-        &mut conn,
-        &[
-            &format!("CREATE DATABASE `{db}`"),
-            &format!("USE `{db}`"),
-            "CREATE TABLE t (id INT PRIMARY KEY, b LONGBLOB)",
-        ],
+    let (s, topics) = Scene::new(
+        "big",
+        &["CREATE TABLE t (id INT PRIMARY KEY, b LONGBLOB)"],
+        &[("big_t", 2)],
     )
     .await?;
-    let mq = Mq::new()?;
-    mq.create_topic(&topic, 2).await?;
-    let config = TempDir::new("bigcfg")?;
-    let data = TempDir::new("bigdata")?;
-    let name = unique("big");
-    let file = config.path().join(format!("{name}.toml"));
-    let text = project_toml(&name, &db, "t", &topic, unique_server_id());
-    std::fs::write(&file, &text)?;
-    let agent = Agent::start(config.path(), data.path());
+    let (mq, topic) = (&s.mq, &topics[0]);
+    let name = s.project("t", topic, "")?;
+    let file = s.project_file(&name);
+    let text = std::fs::read_to_string(&file)?;
+    let agent = Agent::start(s.config.path(), s.data.path());
     agent.wait_running(&name, WAIT).await?;
 
     // 5 MiB of base64 in one message: over the broker's 4 MiB limit.
-    exec_all(
-        &mut conn,
-        &[
-            "INSERT INTO t VALUES (1, 'small')",
-            "INSERT INTO t VALUES (2, REPEAT('x', 5 * 1024 * 1024))",
-            "INSERT INTO t VALUES (3, 'small')",
-        ],
-    )
+    s.sql(&[
+        "INSERT INTO t VALUES (1, 'small')",
+        "INSERT INTO t VALUES (2, REPEAT('x', 5 * 1024 * 1024))",
+        "INSERT INTO t VALUES (3, 'small')",
+    ])
     .await?;
     let failed = agent.status.wait_until(|all| {
         all.get(&name)
@@ -60,7 +45,7 @@ async fn an_oversized_row_stops_the_project_and_nothing_is_lost_after_the_fix() 
     let status = agent.status.get(&name).unwrap();
     let error = status.last_error.unwrap_or_default();
     assert!(
-        error.contains("larger than the broker accepts") && error.contains(&topic),
+        error.contains("larger than the broker accepts") && error.contains(topic.as_str()),
         "{error}"
     );
 
@@ -78,7 +63,7 @@ async fn an_oversized_row_stops_the_project_and_nothing_is_lost_after_the_fix() 
     let deadline = std::time::Instant::now() + WAIT;
     while !(ids.contains(&2) && ids.contains(&3)) && std::time::Instant::now() < deadline {
         let msgs = mq
-            .read_topic(&topic, ids.len().max(3) + 1, Duration::from_secs(5))
+            .read_topic(topic, ids.len().max(3) + 1, Duration::from_secs(5))
             .await?;
         ids = msgs
             .iter()
@@ -89,32 +74,17 @@ async fn an_oversized_row_stops_the_project_and_nothing_is_lost_after_the_fix() 
     for id in [1, 2, 3] {
         assert!(ids.contains(&id), "row {id} lost: {ids:?}");
     }
-    mq.shutdown().await;
+    s.mq.shutdown().await;
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_topic_stops_the_project_and_is_never_created() -> anyhow::Result<()> {
-    init_logs();
-    let db = unique("notopic");
+    let (s, _) = Scene::new("notopic", &["CREATE TABLE t (id INT PRIMARY KEY)"], &[]).await?;
     let topic = unique("never_created");
-    let mut conn = admin().await?;
-    exec_all(
-        &mut conn,
-        &[
-            &format!("CREATE DATABASE `{db}`"),
-            &format!("USE `{db}`"),
-            "CREATE TABLE t (id INT PRIMARY KEY)",
-        ],
-    )
-    .await?;
-    let config = TempDir::new("notopiccfg")?;
-    let data = TempDir::new("notopicdata")?;
-    let name = unique("notopic");
-    let text = project_toml(&name, &db, "t", &topic, unique_server_id());
-    std::fs::write(config.path().join(format!("{name}.toml")), &text)?;
+    let name = s.project("t", &topic, "")?;
     // Its only project cannot start, so the agent exits with the project's start error.
-    let agent = Agent::start(config.path(), data.path());
+    let agent = Agent::start(s.config.path(), s.data.path());
     let error = match tokio::time::timeout(WAIT, agent.stop()).await? {
         Ok(()) => anyhow::bail!("the agent ran without its only project"),
         Err(e) => e.to_string(),

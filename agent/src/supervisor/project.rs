@@ -229,8 +229,8 @@ impl ProjectRunner {
             tracing::info!(project = %name, start_timestamp = ts, %position, "start position found");
             saved = Some(position);
         }
-        // Routes are read again at every (re)start: a deleted topic stops the project here, and a
-        // changed queue count is used from this position on (nothing is in flight now).
+        // Routes are read again at every (re)start: a changed queue count is used from this
+        // position on (nothing is in flight now).
         self.refresh_routes().await?;
         let (mut reader, start) = BinlogReader::start(self.source.clone(), saved).await?;
         if !resumed {
@@ -331,7 +331,18 @@ impl ProjectRunner {
         for _ in 0..1000 {
             if let Some(sink) = Arc::get_mut(&mut self.sink) {
                 for topic in self.router.topics() {
-                    sink.prepare_topic(&topic).await?;
+                    // The topic existed at start: a missing route now is a broker outage (its
+                    // routes leave the name server with it) or a deleted topic. Either way the
+                    // project retries, showing why, and resumes once the route is back.
+                    sink.prepare_topic(&topic).await.map_err(|e| match e {
+                        SinkError::MissingTopic { topic, name_server } => SinkError::Transient {
+                            detail: format!(
+                                "no route on the name server {name_server}: the broker is down or the topic was deleted"
+                            ),
+                            topic,
+                        },
+                        other => other,
+                    })?;
                 }
                 return Ok(());
             }
