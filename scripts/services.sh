@@ -173,6 +173,46 @@ maxIndexNum = 2000000
 CONF
 }
 
+# The ACL broker: same store layout, its own ports and directory, authentication and
+# authorization on, one super user seeded from OBSYNC_ACL_ACCESS_KEY / OBSYNC_ACL_SECRET_KEY.
+write_acl_broker_config() {
+  mkdir -p "$RMQ/conf" "$RMQ/store-acl"
+  cat >"$RMQ/conf/broker-acl.toml" <<CONF
+[broker]
+namesrvAddr = "$OBSYNC_NAMESRV_ADDR"
+brokerIp1 = "127.0.0.1"
+listenPort = $OBSYNC_ACL_BROKER_PORT
+storePathRootDir = "$RMQ/store-acl"
+autoCreateTopicEnable = false
+authenticationEnabled = true
+authorizationEnabled = true
+authConfigPath = "$RMQ/store-acl/auth"
+initAuthenticationUser = "$OBSYNC_ACL_ACCESS_KEY:$OBSYNC_ACL_SECRET_KEY"
+
+[broker.brokerServerConfig]
+bindAddress = "127.0.0.1"
+
+[broker.brokerIdentity]
+brokerName = "broker-acl"
+brokerClusterName = "AclCluster"
+brokerId = 0
+
+[broker.topicQueueConfig]
+defaultTopicQueueNums = 8
+
+[store]
+storeType = "LocalFile"
+brokerRole = "ASYNC_MASTER"
+storePathRootDir = "$RMQ/store-acl"
+haListenAddress = "127.0.0.1"
+haListenPort = $((OBSYNC_ACL_BROKER_PORT + 1))
+commitLogMicroBatchMaxWaitMicros = 0
+mappedFileSizeCommitLog = 67108864
+maxHashSlotNum = 50000
+maxIndexNum = 200000
+CONF
+}
+
 start_namesrv() {
   if pid_alive "$RMQ/namesrv.pid"; then log "name server already running on $OBSYNC_NAMESRV_PORT"; return; fi
   port_free "name server" "$OBSYNC_NAMESRV_PORT"
@@ -198,12 +238,26 @@ start_broker() {
   wait_for "broker on $OBSYNC_BROKER_ADDR" 120 broker_ready || { tail -20 "$RMQ/broker.log" >&2; die "broker did not start"; }
 }
 
+acl_broker_ready() { curl -sf "http://127.0.0.1:$OBSYNC_ACL_BROKER_HEALTH_PORT/readyz" >/dev/null 2>&1; }
+
+start_aclbroker() {
+  if pid_alive "$RMQ/broker-acl.pid"; then log "ACL broker already running on $OBSYNC_ACL_BROKER_PORT"; return; fi
+  port_free "ACL broker" "$OBSYNC_ACL_BROKER_PORT"
+  install_rocketmq
+  write_acl_broker_config
+  ROCKETMQ_HOME="$RMQ" ROCKETMQ_HEALTH_BIND_ADDR="127.0.0.1:$OBSYNC_ACL_BROKER_HEALTH_PORT" \
+    "$RMQ_BIN/rocketmq-broker-rust" -c "$RMQ/conf/broker-acl.toml" >"$RMQ/broker-acl.log" 2>&1 &
+  echo $! >"$RMQ/broker-acl.pid"
+  wait_for "ACL broker on 127.0.0.1:$OBSYNC_ACL_BROKER_PORT" 120 acl_broker_ready || { tail -20 "$RMQ/broker-acl.log" >&2; die "ACL broker did not start"; }
+}
+
+stop_aclbroker() { stop_pid "ACL broker" "$RMQ/broker-acl.pid"; }
 stop_namesrv() { stop_pid "name server" "$RMQ/namesrv.pid"; }
 stop_broker() { stop_pid broker "$RMQ/broker.pid"; }
 
 status() {
   local s
-  for s in "mariadb:$MDB/mariadbd.pid:$OBSYNC_MYSQL_PORT" "namesrv:$RMQ/namesrv.pid:$OBSYNC_NAMESRV_PORT" "broker:$RMQ/broker.pid:$OBSYNC_BROKER_PORT"; do
+  for s in "mariadb:$MDB/mariadbd.pid:$OBSYNC_MYSQL_PORT" "namesrv:$RMQ/namesrv.pid:$OBSYNC_NAMESRV_PORT" "broker:$RMQ/broker.pid:$OBSYNC_BROKER_PORT" "aclbroker:$RMQ/broker-acl.pid:$OBSYNC_ACL_BROKER_PORT"; do
     IFS=: read -r name pidfile port <<<"$s"
     if pid_alive "$pidfile"; then echo "$name running (pid $(cat "$pidfile"), 127.0.0.1:$port)"; else echo "$name stopped"; fi
   done
@@ -211,13 +265,13 @@ status() {
 
 cmd="${1:-}"; shift || true
 components=("$@")
-[[ ${#components[@]} -gt 0 ]] || components=(mariadb namesrv broker)
+[[ ${#components[@]} -gt 0 ]] || components=(mariadb namesrv broker aclbroker)
 case "$cmd" in
   start)
     for c in "${components[@]}"; do "start_$c"; done ;;
   stop)
-    # Reverse order: the broker before the name server.
+    # Reverse order: the brokers before the name server.
     for (( i=${#components[@]}-1; i>=0; i-- )); do "stop_${components[$i]}"; done ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status [mariadb|namesrv|broker]..." >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status [mariadb|namesrv|broker|aclbroker]..." >&2; exit 2 ;;
 esac

@@ -35,6 +35,19 @@ pub fn broker_addr() -> String {
     format!("127.0.0.1:{}", env_or("OBSYNC_BROKER_PORT", "20911"))
 }
 
+/// The ACL broker's address (`scripts/services.sh start aclbroker`).
+pub fn acl_broker_addr() -> String {
+    format!("127.0.0.1:{}", env_or("OBSYNC_ACL_BROKER_PORT", "20921"))
+}
+
+/// The ACL broker's super user: access key and secret key.
+pub fn acl_keys() -> (String, String) {
+    (
+        env_or("OBSYNC_ACL_ACCESS_KEY", "obsync_ak"),
+        env_or("OBSYNC_ACL_SECRET_KEY", "obsync_sk"),
+    )
+}
+
 /// The replication user and password obsync connects with.
 pub fn repl_user() -> (String, String) {
     (

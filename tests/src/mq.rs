@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use cheetah_string::CheetahString;
 use rocketmq_client_rust::{
-    ClientRuntime, ClientRuntimeConfig, DefaultLitePullConsumer, DefaultMQAdminExt,
-    TelemetryHandle, TopicAdmin,
+    AclClientRPCHook, ClientRuntime, ClientRuntimeConfig, DefaultLitePullConsumer,
+    DefaultMQAdminExt, SessionCredentials, TelemetryHandle, TopicAdmin,
 };
 use rocketmq_model::common::config::TopicConfig;
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
@@ -59,12 +59,31 @@ impl Mq {
 
     /// Creates a topic with `queues` read and write queues on the private broker.
     pub async fn create_topic(&self, topic: &str, queues: u32) -> anyhow::Result<()> {
-        let mut admin = DefaultMQAdminExt::new(self.runtime.clone());
+        self.create_topic_on(&crate::broker_addr(), topic, queues, None)
+            .await
+    }
+
+    /// Creates a topic on the broker at `broker`, signing the request with `acl` keys if given
+    /// (the ACL broker of `scripts/services.sh`).
+    pub async fn create_topic_on(
+        &self,
+        broker: &str,
+        topic: &str,
+        queues: u32,
+        acl: Option<(&str, &str)>,
+    ) -> anyhow::Result<()> {
+        let mut admin = match acl {
+            Some((ak, sk)) => DefaultMQAdminExt::with_rpc_hook(
+                self.runtime.clone(),
+                Arc::new(AclClientRPCHook::new(SessionCredentials::with_keys(ak, sk))),
+            ),
+            None => DefaultMQAdminExt::new(self.runtime.clone()),
+        };
         admin.set_namesrv_addr(crate::name_server());
         admin.start().await?;
         let result = TopicAdmin::create_and_update_topic_config(
             &admin,
-            CheetahString::from(crate::broker_addr()),
+            CheetahString::from(broker),
             TopicConfig::with_queues(topic, queues, queues),
         )
         .await;

@@ -111,3 +111,96 @@ async fn a_missing_topic_stops_the_project_and_is_never_created() -> anyhow::Res
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_acl_keys_stop_the_project_and_the_right_ones_deliver_everything()
+-> anyhow::Result<()> {
+    let (s, _) = Scene::new("acl", &["CREATE TABLE t (id INT PRIMARY KEY)"], &[]).await?;
+    let topic = unique("acl_t");
+    let (ak, sk) = obsync_tests::acl_keys();
+    s.mq.create_topic_on(
+        &obsync_tests::acl_broker_addr(),
+        &topic,
+        2,
+        Some((&ak, &sk)),
+    )
+    .await?;
+    let name = s.project("t", &topic, "")?;
+    let file = s.project_file(&name);
+    let text = std::fs::read_to_string(&file)?;
+    let group = format!("producer_group = \"{name}_pg\"");
+    let with_keys = |secret: &str| {
+        text.replace(
+            &group,
+            &format!("{group}\naccess_key = \"{ak}\"\nsecret_key = \"{secret}\""),
+        )
+    };
+    std::fs::write(&file, with_keys("not-the-secret"))?;
+    // `obsync check` sees it before anything is sent, and passes the right keys.
+    assert!(!acl_check(&s).await?);
+    std::fs::write(&file, with_keys(&sk))?;
+    assert!(acl_check(&s).await?);
+    std::fs::write(&file, with_keys("not-the-secret"))?;
+    let agent = Agent::start(s.config.path(), s.data.path());
+    agent.wait_running(&name, WAIT).await?;
+    s.sql(&[
+        "INSERT INTO t VALUES (1)",
+        "INSERT INTO t VALUES (2)",
+        "INSERT INTO t VALUES (3)",
+    ])
+    .await?;
+    let failed = agent.status.wait_until(|all| {
+        all.get(&name)
+            .is_some_and(|p| p.state == ProjectState::Failed)
+    });
+    tokio::time::timeout(WAIT, failed)
+        .await
+        .map_err(|_| anyhow::anyhow!("never failed: {:?}", agent.status.get(&name)))?;
+    let error = agent
+        .status
+        .get(&name)
+        .unwrap()
+        .last_error
+        .unwrap_or_default();
+    assert!(
+        error.contains(&format!("the broker denied access to topic {topic:?}"))
+            && error.contains("check access_key / secret_key"),
+        "{error}"
+    );
+
+    // The right keys: the project resumes from its checkpoint and the broker stores all rows.
+    std::fs::write(&file, with_keys(&sk))?;
+    let delivered = agent.status.wait_until(|all| {
+        all.get(&name).is_some_and(|p| {
+            p.state == ProjectState::Running && p.streams_started >= 2 && p.messages_sent >= 3
+        })
+    });
+    tokio::time::timeout(WAIT, delivered)
+        .await
+        .map_err(|_| anyhow::anyhow!("rows not delivered: {:?}", agent.status.get(&name)))?;
+    agent.stop().await?;
+    s.mq.shutdown().await;
+    Ok(())
+}
+
+/// Runs the precheck of the scene's only project; returns whether `target.acl` passed (a failure
+/// must be the broker's denial).
+async fn acl_check(s: &Scene) -> anyhow::Result<bool> {
+    let projects = obsync::config::load_dir(s.config.path()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let engine = obsync::wasm::WasmEngine::new(None)?;
+    let client = obsync::sink::RocketMqClient::start()?;
+    let checks = obsync::precheck::run_checks(&projects[0], &engine, client.runtime()).await;
+    client.shutdown().await;
+    let acl = checks
+        .iter()
+        .find(|c| c.name == "target.acl")
+        .ok_or_else(|| anyhow::anyhow!("no target.acl check: {checks:?}"))?;
+    let passed = acl.outcome == obsync::precheck::Outcome::Pass;
+    if !passed {
+        anyhow::ensure!(
+            acl.detail.contains("the broker denied access"),
+            "unexpected ACL failure: {acl:?}"
+        );
+    }
+    Ok(passed)
+}

@@ -300,9 +300,12 @@ async fn target_checks(p: &LoadedProject, runtime: Arc<ClientRuntime>, out: &mut
     let mut topics: Vec<&str> = p.config.objects.iter().map(|o| o.topic.as_str()).collect();
     topics.sort_unstable();
     topics.dedup();
+    let mut access_checked = false;
     for topic in topics {
         let name = format!("target.topic `{topic}`");
-        out.push(match sink.prepare_topic(topic).await {
+        let prepared = sink.prepare_topic(topic).await;
+        let ok = prepared.is_ok();
+        out.push(match prepared {
             Ok(n) => check(&name, Outcome::Pass, format!("{n} queues"), ""),
             Err(e) => check(
                 &name,
@@ -311,6 +314,31 @@ async fn target_checks(p: &LoadedProject, runtime: Arc<ClientRuntime>, out: &mut
                 "create the topic (obsync never creates topics)",
             ),
         });
+        // The name server does not check keys; one signed broker request per project does.
+        if ok && !access_checked {
+            access_checked = true;
+            let keys = p.config.target.access_key.is_some();
+            out.push(match sink.check_access(topic).await {
+                Ok(()) if keys => check(
+                    "target.acl",
+                    Outcome::Pass,
+                    "the broker accepts the ACL keys",
+                    "",
+                ),
+                Ok(()) => check(
+                    "target.acl",
+                    Outcome::Pass,
+                    "no ACL keys set; the broker does not ask for them",
+                    "",
+                ),
+                Err(e) => check(
+                    "target.acl",
+                    Outcome::Fail,
+                    e.to_string(),
+                    "set target.access_key / target.secret_key to a user the broker knows",
+                ),
+            });
+        }
     }
     sink.shutdown().await;
 }

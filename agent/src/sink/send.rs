@@ -124,6 +124,16 @@ impl RocketMqSink {
         }
     }
 
+    /// Makes one signed, read-only broker request for a prepared topic (its first queue's max
+    /// offset), so wrong ACL keys show before anything is sent.
+    pub async fn check_access(&mut self, topic: &str) -> Result<(), SinkError> {
+        let mq = self.message_queue(topic, 0)?;
+        match self.producer.max_offset(&mq).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(SinkError::classify(topic, 0, &e)),
+        }
+    }
+
     /// Returns the queue at `index` of a prepared topic.
     pub fn message_queue(&self, topic: &str, index: usize) -> Result<MessageQueue, SinkError> {
         self.queues
