@@ -204,3 +204,84 @@ async fn acl_check(s: &Scene) -> anyhow::Result<bool> {
     }
     Ok(passed)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_grown_to_more_queues_is_used_from_the_next_start() -> anyhow::Result<()> {
+    let (s, topics) = Scene::new(
+        "grow",
+        &["CREATE TABLE t (id INT PRIMARY KEY)"],
+        &[("grow_t", 1)],
+    )
+    .await?;
+    let topic = &topics[0];
+    let name = s.project("t", topic, "")?;
+    let file = s.project_file(&name);
+    let agent = Agent::start(s.config.path(), s.data.path());
+    agent.wait_running(&name, WAIT).await?;
+    let inserts = |ids: std::ops::Range<i32>| -> Vec<String> {
+        ids.map(|i| format!("INSERT INTO t VALUES ({i})")).collect()
+    };
+    let first = inserts(0..20);
+    s.sql(&first.iter().map(String::as_str).collect::<Vec<_>>())
+        .await?;
+
+    // Grow the topic to 4 queues and wait until the name server serves the new route.
+    s.mq.create_topic(topic, 4).await?;
+    let client = obsync::sink::RocketMqClient::start()?;
+    let target: obsync::config::TargetConfig = toml::from_str(&format!(
+        "name_server = \"{}\"\nproducer_group = \"{name}_route\"",
+        obsync_tests::name_server()
+    ))?;
+    let mut probe = obsync::sink::RocketMqSink::start(client.runtime(), &target).await?;
+    let deadline = std::time::Instant::now() + WAIT;
+    while probe.prepare_topic(topic).await? != 4 {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "route never showed 4 queues"
+        );
+        tokio::task::yield_now().await;
+    }
+    probe.shutdown().await;
+    client.shutdown().await;
+
+    // Any change to the file restarts the project, which reads the route again.
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)? + "# grown to 4 queues\n",
+    )?;
+    let restarted = agent.status.wait_until(|all| {
+        all.get(&name)
+            .is_some_and(|p| p.state == ProjectState::Running && p.streams_started >= 2)
+    });
+    tokio::time::timeout(WAIT, restarted)
+        .await
+        .map_err(|_| anyhow::anyhow!("no restart: {:?}", agent.status.get(&name)))?;
+    let second = inserts(100..140);
+    s.sql(&second.iter().map(String::as_str).collect::<Vec<_>>())
+        .await?;
+    let msgs = s.mq.read_topic(topic, 60, WAIT).await?;
+    agent.stop().await?;
+    let ids: std::collections::HashSet<i64> = msgs
+        .iter()
+        .filter_map(|m| m.body["postStruct"]["id"].as_i64())
+        .collect();
+    assert!(
+        (0..20).chain(100..140).all(|i| ids.contains(&i)),
+        "lost rows: {ids:?}"
+    );
+    let later_queues: std::collections::HashSet<i32> = msgs
+        .iter()
+        .filter(|m| {
+            m.body["postStruct"]["id"]
+                .as_i64()
+                .is_some_and(|i| i >= 100)
+        })
+        .map(|m| m.queue)
+        .collect();
+    assert!(
+        later_queues.len() > 1,
+        "new rows still on one queue: {later_queues:?}"
+    );
+    s.mq.shutdown().await;
+    Ok(())
+}
