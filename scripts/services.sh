@@ -115,6 +115,9 @@ CNF
       CREATE USER '$OBSYNC_MYSQL_ADMIN_USER'@'127.0.0.1' IDENTIFIED BY '$OBSYNC_MYSQL_ADMIN_PASSWORD';
       GRANT ALL PRIVILEGES ON *.* TO '$OBSYNC_MYSQL_ADMIN_USER'@'127.0.0.1' WITH GRANT OPTION;"
   fi
+  # Lets obsync check list the replicas (SHOW SLAVE HOSTS) to find a server id in use; granted on
+  # every start so older data directories get it too.
+  mdb_client -e "GRANT REPLICATION MASTER ADMIN ON *.* TO '$OBSYNC_MYSQL_REPL_USER'@'127.0.0.1';"
 }
 
 stop_mariadb() { stop_pid mariadb "$MDB/mariadbd.pid"; }

@@ -2,6 +2,8 @@
 //! broken one fails exactly the checks that name its problems.
 #![recursion_limit = "256"]
 
+use std::time::Duration;
+
 use obsync::config::load_dir;
 use obsync::precheck::{Outcome, run_checks};
 use obsync::wasm::WasmEngine;
@@ -90,5 +92,42 @@ async fn precheck_passes_a_good_project_and_names_each_problem() -> anyhow::Resu
     }
     client.shutdown().await;
     mq.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_id_used_by_a_running_replica_fails_the_check() -> anyhow::Result<()> {
+    let (s, topics) = obsync_tests::scene::Scene::new(
+        "sid",
+        &["CREATE TABLE t (id INT PRIMARY KEY)"],
+        &[("sid_t", 1)],
+    )
+    .await?;
+    let running = s.project("t", &topics[0], "")?;
+    let agent = obsync_tests::agent::Agent::start(s.config.path(), s.data.path());
+    agent
+        .wait_running(&running, Duration::from_secs(60))
+        .await?;
+    // A second project file with the same server id, checked while the first streams.
+    let text = std::fs::read_to_string(s.project_file(&running))?;
+    let other = TempDir::new("sidcheck")?;
+    let twin = text.replace(&format!("name = \"{running}\""), "name = \"twin\"");
+    std::fs::write(other.path().join("twin.toml"), twin)?;
+    let projects = load_dir(other.path()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let engine = WasmEngine::new(None)?;
+    let client = obsync::sink::RocketMqClient::start()?;
+    let checks = run_checks(&projects[0], &engine, client.runtime()).await;
+    client.shutdown().await;
+    agent.stop().await?;
+    let sid = checks
+        .iter()
+        .find(|c| c.name == "source.server_id")
+        .ok_or_else(|| anyhow::anyhow!("no server id check: {checks:?}"))?;
+    assert_eq!(sid.outcome, Outcome::Fail, "{sid:?}");
+    assert!(
+        sid.detail.contains("is in use by another replica"),
+        "{sid:?}"
+    );
+    s.mq.shutdown().await;
     Ok(())
 }

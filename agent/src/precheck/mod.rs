@@ -183,6 +183,7 @@ async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
             format!("GRANT {} ON *.* TO the user", missing.join(", ")),
         )
     });
+    out.push(server_id_check(&mut conn, p.config.source.server_id).await);
     for (i, o) in p.config.objects.iter().enumerate() {
         let name = format!("objects[{i}] `{}`.`{}`", o.database, o.table);
         if o.table == WHOLE_DATABASE {
@@ -282,6 +283,54 @@ async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
         });
     }
     let _ = conn.disconnect().await;
+}
+
+/// The replica server id must differ from the source's own and from every replica registered
+/// with it (a second stream with the same id makes the server drop the first).
+async fn server_id_check(conn: &mut mysql_async::Conn, id: u32) -> Check {
+    let name = "source.server_id";
+    let own: Option<u32> = conn.query_first("SELECT @@server_id").await.ok().flatten();
+    if own == Some(id) {
+        return check(
+            name,
+            Outcome::Fail,
+            format!("{id} is the source server's own server_id"),
+            "choose another source.server_id",
+        );
+    }
+    // Columns: Server_id, Host, Port, Master_id (MariaDB and MySQL 5.7 add more after them).
+    let hosts: Result<Vec<mysql_async::Row>, _> = conn.query("SHOW SLAVE HOSTS").await;
+    match hosts {
+        Ok(rows) => {
+            let taken = rows.iter().find_map(|r| {
+                let sid = r.get_opt::<u32, _>(0).and_then(Result::ok);
+                let host = r.get_opt::<String, _>(1).and_then(Result::ok);
+                (sid == Some(id)).then(|| host.unwrap_or_default())
+            });
+            match taken {
+                Some(host) => check(
+                    name,
+                    Outcome::Fail,
+                    format!(
+                        "{id} is in use by another replica ({host:?}); the server would drop one of the two streams"
+                    ),
+                    "give every replica (and every obsync project on this source) its own source.server_id",
+                ),
+                None => check(
+                    name,
+                    Outcome::Pass,
+                    format!("{id} is not used by another replica"),
+                    "",
+                ),
+            }
+        }
+        Err(e) => check(
+            name,
+            Outcome::Warn,
+            format!("cannot list the replicas: {e}"),
+            "make sure no other replica uses this source.server_id",
+        ),
+    }
 }
 
 async fn target_checks(p: &LoadedProject, runtime: Arc<ClientRuntime>, out: &mut Vec<Check>) {
