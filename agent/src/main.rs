@@ -33,6 +33,10 @@ enum Command {
         /// The directory of project files (`*.toml`).
         #[arg(long, env = "OBSYNC_CONFIG_DIR")]
         config_dir: PathBuf,
+        /// The agent's data directory: projects with a checkpoint are checked from it (read from
+        /// its status.json, so a running agent is not disturbed).
+        #[arg(long, env = "OBSYNC_DATA_DIR")]
+        data_dir: Option<PathBuf>,
         /// Only this project.
         project: Option<String>,
     },
@@ -84,8 +88,9 @@ fn main() -> ExitCode {
         } => list_projects(&data_dir),
         Command::Check {
             config_dir,
+            data_dir,
             project,
-        } => precheck(&config_dir, project.as_deref()),
+        } => precheck(&config_dir, data_dir.as_deref(), project.as_deref()),
         Command::Project { action } => {
             let (name, data_dir, paused) = match action {
                 ProjectAction::Pause { name, data_dir } => (name, data_dir, true),
@@ -152,6 +157,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// The checkpointed positions in `<data-dir>/status.json` (empty when there is none).
+fn read_checkpoints(
+    data_dir: &std::path::Path,
+) -> std::collections::HashMap<String, obsync::checkpoint::Position> {
+    let Ok(text) = std::fs::read_to_string(data_dir.join(obsync::STATUS_FILE)) else {
+        return Default::default();
+    };
+    let all: std::collections::BTreeMap<String, obsync::status::ProjectStatus> =
+        serde_json::from_str(&text).unwrap_or_default();
+    all.into_iter()
+        .filter_map(|(name, s)| s.position.map(|p| (name, p)))
+        .collect()
+}
+
 /// Prints `<data-dir>/status.json` as a table.
 fn list_projects(data_dir: &std::path::Path) -> ExitCode {
     let path = data_dir.join(obsync::STATUS_FILE);
@@ -193,7 +212,12 @@ fn list_projects(data_dir: &std::path::Path) -> ExitCode {
 }
 
 /// Runs `obsync check`: prints one line per check; exit 1 when any check fails.
-fn precheck(config_dir: &std::path::Path, only: Option<&str>) -> ExitCode {
+fn precheck(
+    config_dir: &std::path::Path,
+    data_dir: Option<&std::path::Path>,
+    only: Option<&str>,
+) -> ExitCode {
+    let checkpoints = data_dir.map(read_checkpoints).unwrap_or_default();
     let projects = match obsync::config::load_dir(config_dir) {
         Ok(p) => p,
         Err(errors) => {
@@ -234,7 +258,10 @@ fn precheck(config_dir: &std::path::Path, only: Option<&str>) -> ExitCode {
         {
             seen = true;
             println!("project {} ({})", p.config.name, p.path.display());
-            for c in obsync::precheck::run_checks(p, &engine, client.runtime()).await {
+            let checkpoint = checkpoints.get(&p.config.name);
+            for c in obsync::precheck::run_checks_resuming(p, &engine, client.runtime(), checkpoint)
+                .await
+            {
                 let mark = match c.outcome {
                     obsync::precheck::Outcome::Pass => "PASS",
                     obsync::precheck::Outcome::Warn => "WARN",

@@ -131,3 +131,69 @@ async fn a_server_id_used_by_a_running_replica_fails_the_check() -> anyhow::Resu
     s.mq.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_start_position_must_still_be_in_the_binlog() -> anyhow::Result<()> {
+    use mysql_async::prelude::Queryable;
+    let (s, topics) = obsync_tests::scene::Scene::new(
+        "startpos",
+        &["CREATE TABLE t (id INT PRIMARY KEY)"],
+        &[("startpos_t", 1)],
+    )
+    .await?;
+    let name = s.project("t", &topics[0], "")?;
+    let mut conn = admin().await?;
+    let row: mysql_async::Row = conn
+        .query_first("SHOW MASTER STATUS")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no binlog"))?;
+    let file: String = row.get_opt(0).and_then(Result::ok).unwrap_or_default();
+    let engine = WasmEngine::new(None)?;
+    let client = obsync::sink::RocketMqClient::start()?;
+    let outcome = async |timestamp: Option<u64>, checkpoint: Option<&str>| -> anyhow::Result<_> {
+        let file = s.project_file(&name);
+        let text = std::fs::read_to_string(&file)?;
+        let text = match timestamp {
+            Some(ts) => format!("{text}\n[options]\nstart_timestamp = {ts}\n"),
+            None => text,
+        };
+        let dir = TempDir::new("startposcheck")?;
+        std::fs::write(dir.path().join("p.toml"), text)?;
+        let projects = load_dir(dir.path()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let position = checkpoint.map(|f| obsync::checkpoint::Position {
+            file: f.to_string(),
+            offset: 4,
+            gtid: None,
+            timestamp: 0,
+        });
+        let checks = obsync::precheck::run_checks_resuming(
+            &projects[0],
+            &engine,
+            client.runtime(),
+            position.as_ref(),
+        )
+        .await;
+        let c = checks
+            .into_iter()
+            .find(|c| c.name == "source.start_position")
+            .ok_or_else(|| anyhow::anyhow!("no start position check"))?;
+        Ok((c.outcome, c.detail))
+    };
+    let (o, d) = outcome(None, Some(&file)).await?;
+    assert_eq!(o, Outcome::Pass, "{d}");
+    let (o, d) = outcome(None, Some("mdb-bin.000000")).await?;
+    assert!(
+        o == Outcome::Fail && d.contains("purged binlog file"),
+        "{d}"
+    );
+    let (o, d) = outcome(Some(1_000_000_000), None).await?;
+    assert!(
+        o == Outcome::Fail && d.contains("older than the oldest binary log"),
+        "{d}"
+    );
+    let (o, d) = outcome(None, None).await?;
+    assert_eq!(o, Outcome::Pass, "{d}");
+    client.shutdown().await;
+    s.mq.shutdown().await;
+    Ok(())
+}

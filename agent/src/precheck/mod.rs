@@ -7,10 +7,11 @@ use std::sync::Arc;
 use mysql_async::prelude::Queryable;
 use rocketmq_client_rust::ClientRuntime;
 
+use crate::checkpoint::Position;
 use crate::config::LoadedProject;
 use crate::route::WHOLE_DATABASE;
 use crate::sink::RocketMqSink;
-use crate::source::SourceOptions;
+use crate::source::{SourceOptions, position_at};
 use crate::wasm::{WasmEngine, load_spec};
 
 /// The outcome of one check.
@@ -52,8 +53,25 @@ pub async fn run_checks(
     engine: &WasmEngine,
     runtime: Arc<ClientRuntime>,
 ) -> Vec<Check> {
+    run_checks_resuming(p, engine, runtime, None).await
+}
+
+/// [`run_checks`] for a project that would resume at `checkpoint` (from the agent's
+/// `status.json`), so the start check can tell whether that position is still in the binlog.
+pub async fn run_checks_resuming(
+    p: &LoadedProject,
+    engine: &WasmEngine,
+    runtime: Arc<ClientRuntime>,
+    checkpoint: Option<&Position>,
+) -> Vec<Check> {
     let mut out = Vec::new();
     source_checks(p, &mut out).await;
+    if out
+        .iter()
+        .any(|c| c.name == "source.reachable" && c.outcome == Outcome::Pass)
+    {
+        out.push(start_position_check(p, checkpoint).await);
+    }
     target_checks(p, runtime, &mut out).await;
     module_checks(p, engine, &mut out);
     out
@@ -283,6 +301,73 @@ async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
         });
     }
     let _ = conn.disconnect().await;
+}
+
+/// Where the project would start must still be in the binlog: the checkpoint's file (a purged
+/// file would mean lost changes), or the binlog around `start_timestamp`.
+async fn start_position_check(p: &LoadedProject, checkpoint: Option<&Position>) -> Check {
+    let name = "source.start_position";
+    let opts = SourceOptions::from_config(&p.config.source);
+    if let Some(cp) = checkpoint {
+        let files = match opts.connect().await {
+            Ok(mut conn) => {
+                let rows: Result<Vec<mysql_async::Row>, _> = conn.query("SHOW BINARY LOGS").await;
+                let _ = conn.disconnect().await;
+                rows.map(|rows| {
+                    rows.iter()
+                        .filter_map(|r| r.get_opt::<String, _>(0).and_then(Result::ok))
+                        .collect::<Vec<_>>()
+                })
+                .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        return match files {
+            Ok(files) if files.contains(&cp.file) => check(
+                name,
+                Outcome::Pass,
+                format!("resumes at {cp}, still in the binlog"),
+                "",
+            ),
+            Ok(files) => check(
+                name,
+                Outcome::Fail,
+                format!(
+                    "the checkpoint {cp} is in a purged binlog file (the oldest is {})",
+                    files.first().map_or("none", String::as_str)
+                ),
+                "changes were lost on the source: resynchronize, then remove the checkpoint (start anew)",
+            ),
+            Err(e) => check(
+                name,
+                Outcome::Warn,
+                format!("cannot list the binary logs: {e}"),
+                "grant BINLOG MONITOR / REPLICATION CLIENT",
+            ),
+        };
+    }
+    match p.config.options.start_timestamp {
+        Some(ts) => match position_at(&opts, ts).await {
+            Ok(pos) => check(
+                name,
+                Outcome::Pass,
+                format!("start_timestamp {ts} is at {pos}"),
+                "",
+            ),
+            Err(e) => check(
+                name,
+                Outcome::Fail,
+                e.to_string(),
+                "choose a later options.start_timestamp",
+            ),
+        },
+        None => check(
+            name,
+            Outcome::Pass,
+            "a new project starts at the current end of the binlog",
+            "",
+        ),
+    }
 }
 
 /// The replica server id must differ from the source's own and from every replica registered
