@@ -144,60 +144,28 @@ configStorePath = "$RMQ/namesrv/rocketmq-namesrv.properties"
 [runtime]
 workerThreads = 2
 CONF
-  cat >"$RMQ/conf/broker.toml" <<CONF
-[broker]
-namesrvAddr = "$OBSYNC_NAMESRV_ADDR"
-brokerIp1 = "127.0.0.1"
-listenPort = $OBSYNC_BROKER_PORT
-storePathRootDir = "$RMQ/store"
-autoCreateTopicEnable = false
-
-[broker.brokerServerConfig]
-bindAddress = "127.0.0.1"
-
-[broker.brokerIdentity]
-brokerName = "broker-a"
-brokerClusterName = "DefaultCluster"
-brokerId = 0
-
-[broker.topicQueueConfig]
-defaultTopicQueueNums = 8
-
-[store]
-storeType = "LocalFile"
-brokerRole = "ASYNC_MASTER"
-storePathRootDir = "$RMQ/store"
-haListenAddress = "127.0.0.1"
-haListenPort = $((OBSYNC_BROKER_PORT + 1))
-commitLogMicroBatchMaxWaitMicros = 0
-mappedFileSizeCommitLog = 134217728
-maxHashSlotNum = 500000
-maxIndexNum = 2000000
-CONF
 }
 
-# The ACL broker: same store layout, its own ports and directory, authentication and
-# authorization on, one super user seeded from OBSYNC_ACL_ACCESS_KEY / OBSYNC_ACL_SECRET_KEY.
-write_acl_broker_config() {
-  mkdir -p "$RMQ/conf" "$RMQ/store-acl"
-  cat >"$RMQ/conf/broker-acl.toml" <<CONF
+# write_broker_config FILE PORT STORE NAME CLUSTER COMMITLOG_BYTES HASH_SLOTS INDEX_NUM [EXTRA_BROKER_KEYS]:
+# one broker's config (an existing store keeps working only with the file sizes it was made with).
+write_broker_config() {
+  local file=$1 port=$2 store=$3 name=$4 cluster=$5 commitlog=$6 slots=$7 index=$8 extra=${9:-}
+  mkdir -p "$RMQ/conf" "$store"
+  cat >"$file" <<CONF
 [broker]
 namesrvAddr = "$OBSYNC_NAMESRV_ADDR"
 brokerIp1 = "127.0.0.1"
-listenPort = $OBSYNC_ACL_BROKER_PORT
-storePathRootDir = "$RMQ/store-acl"
+listenPort = $port
+storePathRootDir = "$store"
 autoCreateTopicEnable = false
-authenticationEnabled = true
-authorizationEnabled = true
-authConfigPath = "$RMQ/store-acl/auth"
-initAuthenticationUser = "$OBSYNC_ACL_ACCESS_KEY:$OBSYNC_ACL_SECRET_KEY"
+$extra
 
 [broker.brokerServerConfig]
 bindAddress = "127.0.0.1"
 
 [broker.brokerIdentity]
-brokerName = "broker-acl"
-brokerClusterName = "AclCluster"
+brokerName = "$name"
+brokerClusterName = "$cluster"
 brokerId = 0
 
 [broker.topicQueueConfig]
@@ -206,13 +174,13 @@ defaultTopicQueueNums = 8
 [store]
 storeType = "LocalFile"
 brokerRole = "ASYNC_MASTER"
-storePathRootDir = "$RMQ/store-acl"
+storePathRootDir = "$store"
 haListenAddress = "127.0.0.1"
-haListenPort = $((OBSYNC_ACL_BROKER_PORT + 1))
+haListenPort = $((port + 1))
 commitLogMicroBatchMaxWaitMicros = 0
-mappedFileSizeCommitLog = 67108864
-maxHashSlotNum = 50000
-maxIndexNum = 200000
+mappedFileSizeCommitLog = $commitlog
+maxHashSlotNum = $slots
+maxIndexNum = $index
 CONF
 }
 
@@ -227,31 +195,37 @@ start_namesrv() {
   wait_for "name server on $OBSYNC_NAMESRV_ADDR" 60 port_open "$OBSYNC_NAMESRV_PORT" || { tail -20 "$RMQ/namesrv.log" >&2; die "name server did not start"; }
 }
 
-broker_ready() { curl -sf "http://127.0.0.1:$OBSYNC_BROKER_HEALTH_PORT/readyz" >/dev/null 2>&1; }
-
-start_broker() {
-  if pid_alive "$RMQ/broker.pid"; then log "broker already running on $OBSYNC_BROKER_PORT"; return; fi
-  port_free broker "$OBSYNC_BROKER_PORT"
+# launch_broker LABEL ID PORT HEALTH_PORT CONF: starts one broker (pid and log named by ID) and
+# waits until its health endpoint says ready.
+launch_broker() {
+  local label=$1 id=$2 port=$3 health=$4 conf=$5
+  if pid_alive "$RMQ/$id.pid"; then log "$label already running on $port"; return; fi
+  port_free "$label" "$port"
   install_rocketmq
-  write_rocketmq_config
   command -v curl >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; apt-get update -qq >/dev/null; apt-get install -y -qq curl >/dev/null; }
-  ROCKETMQ_HOME="$RMQ" ROCKETMQ_HEALTH_BIND_ADDR="127.0.0.1:$OBSYNC_BROKER_HEALTH_PORT" \
-    "$RMQ_BIN/rocketmq-broker-rust" -c "$RMQ/conf/broker.toml" >"$RMQ/broker.log" 2>&1 &
-  echo $! >"$RMQ/broker.pid"
-  wait_for "broker on $OBSYNC_BROKER_ADDR" 120 broker_ready || { tail -20 "$RMQ/broker.log" >&2; die "broker did not start"; }
+  ROCKETMQ_HOME="$RMQ" ROCKETMQ_HEALTH_BIND_ADDR="127.0.0.1:$health" \
+    "$RMQ_BIN/rocketmq-broker-rust" -c "$conf" >"$RMQ/$id.log" 2>&1 &
+  echo $! >"$RMQ/$id.pid"
+  wait_for "$label on 127.0.0.1:$port" 120 curl -sf "http://127.0.0.1:$health/readyz" -o /dev/null \
+    || { tail -20 "$RMQ/$id.log" >&2; die "$label did not start"; }
 }
 
-acl_broker_ready() { curl -sf "http://127.0.0.1:$OBSYNC_ACL_BROKER_HEALTH_PORT/readyz" >/dev/null 2>&1; }
+start_broker() {
+  write_broker_config "$RMQ/conf/broker.toml" "$OBSYNC_BROKER_PORT" "$RMQ/store" broker-a DefaultCluster \
+    134217728 500000 2000000
+  launch_broker broker broker "$OBSYNC_BROKER_PORT" "$OBSYNC_BROKER_HEALTH_PORT" "$RMQ/conf/broker.toml"
+}
 
+# The ACL broker: its own ports and store, authentication and authorization on, one super user
+# seeded from OBSYNC_ACL_ACCESS_KEY / OBSYNC_ACL_SECRET_KEY.
 start_aclbroker() {
-  if pid_alive "$RMQ/broker-acl.pid"; then log "ACL broker already running on $OBSYNC_ACL_BROKER_PORT"; return; fi
-  port_free "ACL broker" "$OBSYNC_ACL_BROKER_PORT"
-  install_rocketmq
-  write_acl_broker_config
-  ROCKETMQ_HOME="$RMQ" ROCKETMQ_HEALTH_BIND_ADDR="127.0.0.1:$OBSYNC_ACL_BROKER_HEALTH_PORT" \
-    "$RMQ_BIN/rocketmq-broker-rust" -c "$RMQ/conf/broker-acl.toml" >"$RMQ/broker-acl.log" 2>&1 &
-  echo $! >"$RMQ/broker-acl.pid"
-  wait_for "ACL broker on 127.0.0.1:$OBSYNC_ACL_BROKER_PORT" 120 acl_broker_ready || { tail -20 "$RMQ/broker-acl.log" >&2; die "ACL broker did not start"; }
+  write_broker_config "$RMQ/conf/broker-acl.toml" "$OBSYNC_ACL_BROKER_PORT" "$RMQ/store-acl" broker-acl AclCluster \
+    67108864 50000 200000 \
+"authenticationEnabled = true
+authorizationEnabled = true
+authConfigPath = \"$RMQ/store-acl/auth\"
+initAuthenticationUser = \"$OBSYNC_ACL_ACCESS_KEY:$OBSYNC_ACL_SECRET_KEY\""
+  launch_broker "ACL broker" broker-acl "$OBSYNC_ACL_BROKER_PORT" "$OBSYNC_ACL_BROKER_HEALTH_PORT" "$RMQ/conf/broker-acl.toml"
 }
 
 stop_aclbroker() { stop_pid "ACL broker" "$RMQ/broker-acl.pid"; }

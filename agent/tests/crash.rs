@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use obsync_tests::agent::project_toml;
+use obsync_tests::agent::{project_toml, status_file_entry};
 use obsync_tests::scene::Scene;
 use obsync_tests::sql::{admin, exec_all};
 use obsync_tests::{unique, unique_server_id};
@@ -58,13 +58,6 @@ fn spawn(config: &Path, data: &Path, log: &Path) -> Running {
     )
 }
 
-/// Reads `<data>/status.json` (written by the agent every 200 ms) for one project.
-fn status(data: &Path, project: &str) -> Option<serde_json::Value> {
-    let text = std::fs::read_to_string(data.join("status.json")).ok()?;
-    let all: serde_json::Value = serde_json::from_str(&text).ok()?;
-    all.get(project).cloned()
-}
-
 /// Polls the status file until `f` holds, failing after `timeout`.
 async fn wait_status(
     data: &Path,
@@ -76,13 +69,13 @@ async fn wait_status(
     let deadline = Instant::now() + timeout;
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     loop {
-        if status(data, project).as_ref().is_some_and(&f) {
+        if status_file_entry(data, project).as_ref().is_some_and(&f) {
             return Ok(());
         }
         anyhow::ensure!(
             Instant::now() < deadline,
             "{what}: not reached, status {:?}",
-            status(data, project)
+            status_file_entry(data, project)
         );
         tick.tick().await;
     }

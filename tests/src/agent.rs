@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use std::time::Duration;
 
-use obsync::status::{ProjectState, StatusBoard};
+use obsync::status::{ProjectState, ProjectStatus, StatusBoard};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -54,6 +54,25 @@ impl Agent {
         }
     }
 
+    /// Waits until `f` holds for `project`'s status; fails after `timeout`, naming `what`.
+    pub async fn wait_for(
+        &self,
+        project: &str,
+        what: &str,
+        timeout: Duration,
+        f: impl Fn(&ProjectStatus) -> bool,
+    ) -> anyhow::Result<()> {
+        let done = self
+            .status
+            .wait_until(|all| all.get(project).is_some_and(&f));
+        tokio::time::timeout(timeout, done).await.map_err(|_| {
+            anyhow::anyhow!(
+                "{project}: {what} not reached: {:?}",
+                self.status.get(project)
+            )
+        })
+    }
+
     /// Asks the agent to stop and waits for it.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.stop.take() {
@@ -90,6 +109,15 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// One project's entry of `<data_dir>/status.json`, as written by an agent process.
+pub fn status_file_entry(data_dir: &Path, project: &str) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(data_dir.join(obsync::STATUS_FILE)).ok()?;
+    serde_json::from_str::<serde_json::Value>(&text)
+        .ok()?
+        .get(project)
+        .cloned()
 }
 
 /// Writes a project file for one table → topic object with the Default format.

@@ -19,15 +19,7 @@ async fn wait_for(
     what: &str,
     f: impl Fn(&ProjectStatus) -> bool,
 ) -> anyhow::Result<()> {
-    let done = agent
-        .status
-        .wait_until(|all| all.get(project).is_some_and(&f));
-    tokio::time::timeout(WAIT, done).await.map_err(|_| {
-        anyhow::anyhow!(
-            "{project}: {what} not reached: {:?}",
-            agent.status.get(project)
-        )
-    })
+    agent.wait_for(project, what, WAIT, f).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -313,17 +313,11 @@ async fn csv_import_reports_each_bad_row_and_streams_the_good_one() -> anyhow::R
 
     let started = agent.status.get(&name).map_or(0, |p| p.streams_started);
     write(&csv, &good.replace("`amount` > 10", "`amount` < 10"));
-    let reloaded = agent.status.wait_until(|all| {
-        all.get(&name).is_some_and(|p| {
+    agent
+        .wait_for(&name, "a reload after the CSV changed", WAIT, |p| {
             p.streams_started > started && p.state == obsync::status::ProjectState::Running
         })
-    });
-    tokio::time::timeout(WAIT, reloaded).await.map_err(|_| {
-        anyhow::anyhow!(
-            "no reload after the CSV changed: {:?}",
-            agent.status.get(&name)
-        )
-    })?;
+        .await?;
     s.sql(&[
         "INSERT INTO `订单` VALUES (3, '新', 'hidden', 7)",
         "INSERT INTO `订单` VALUES (4, '新', 'hidden', 70)",

@@ -39,12 +39,9 @@ async fn insert(db: &str, ids: std::ops::Range<usize>) -> anyhow::Result<()> {
 }
 
 async fn wait_state(agent: &Agent, name: &str, state: ProjectState) -> anyhow::Result<()> {
-    let reached = agent
-        .status
-        .wait_until(|all| all.get(name).is_some_and(|s| s.state == state));
-    tokio::time::timeout(WAIT, reached)
+    agent
+        .wait_for(name, &format!("{state:?}"), WAIT, |s| s.state == state)
         .await
-        .map_err(|_| anyhow::anyhow!("{name} never {state:?}: {:?}", agent.status.get(name)))
 }
 
 /// The distinct ids on the topic, reading until `want` distinct ones arrived (or time ran out).

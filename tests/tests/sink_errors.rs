@@ -35,13 +35,11 @@ async fn an_oversized_row_stops_the_project_and_nothing_is_lost_after_the_fix() 
         "INSERT INTO t VALUES (3, 'small')",
     ])
     .await?;
-    let failed = agent.status.wait_until(|all| {
-        all.get(&name)
-            .is_some_and(|s| s.state == ProjectState::Failed)
-    });
-    tokio::time::timeout(WAIT, failed)
-        .await
-        .map_err(|_| anyhow::anyhow!("never failed: {:?}", agent.status.get(&name)))?;
+    agent
+        .wait_for(&name, "the failed state", WAIT, |s| {
+            s.state == ProjectState::Failed
+        })
+        .await?;
     let status = agent.status.get(&name).unwrap();
     let error = status.last_error.unwrap_or_default();
     assert!(
@@ -52,13 +50,11 @@ async fn an_oversized_row_stops_the_project_and_nothing_is_lost_after_the_fix() 
     // The fix: stop carrying the blob. The project restarts from its checkpoint, which did not
     // pass row 2, so rows 2 and 3 arrive now (row 1 may arrive twice, with the same key).
     std::fs::write(&file, text + "columns = [\"id\"]\n")?;
-    let running = agent.status.wait_until(|all| {
-        all.get(&name)
-            .is_some_and(|s| s.state == ProjectState::Running && s.streams_started >= 2)
-    });
-    tokio::time::timeout(WAIT, running)
-        .await
-        .map_err(|_| anyhow::anyhow!("no restart after the fix: {:?}", agent.status.get(&name)))?;
+    agent
+        .wait_for(&name, "a restart after the fix", WAIT, |s| {
+            s.state == ProjectState::Running && s.streams_started >= 2
+        })
+        .await?;
     let mut ids = Vec::new();
     let deadline = std::time::Instant::now() + WAIT;
     while !(ids.contains(&2) && ids.contains(&3)) && std::time::Instant::now() < deadline {
@@ -149,13 +145,11 @@ async fn wrong_acl_keys_stop_the_project_and_the_right_ones_deliver_everything()
         "INSERT INTO t VALUES (3)",
     ])
     .await?;
-    let failed = agent.status.wait_until(|all| {
-        all.get(&name)
-            .is_some_and(|p| p.state == ProjectState::Failed)
-    });
-    tokio::time::timeout(WAIT, failed)
-        .await
-        .map_err(|_| anyhow::anyhow!("never failed: {:?}", agent.status.get(&name)))?;
+    agent
+        .wait_for(&name, "the failed state", WAIT, |p| {
+            p.state == ProjectState::Failed
+        })
+        .await?;
     let error = agent
         .status
         .get(&name)
@@ -170,14 +164,11 @@ async fn wrong_acl_keys_stop_the_project_and_the_right_ones_deliver_everything()
 
     // The right keys: the project resumes from its checkpoint and the broker stores all rows.
     std::fs::write(&file, with_keys(&sk))?;
-    let delivered = agent.status.wait_until(|all| {
-        all.get(&name).is_some_and(|p| {
+    agent
+        .wait_for(&name, "delivery with the right keys", WAIT, |p| {
             p.state == ProjectState::Running && p.streams_started >= 2 && p.messages_sent >= 3
         })
-    });
-    tokio::time::timeout(WAIT, delivered)
-        .await
-        .map_err(|_| anyhow::anyhow!("rows not delivered: {:?}", agent.status.get(&name)))?;
+        .await?;
     agent.stop().await?;
     s.mq.shutdown().await;
     Ok(())
@@ -249,13 +240,11 @@ async fn a_topic_grown_to_more_queues_is_used_from_the_next_start() -> anyhow::R
         &file,
         std::fs::read_to_string(&file)? + "# grown to 4 queues\n",
     )?;
-    let restarted = agent.status.wait_until(|all| {
-        all.get(&name)
-            .is_some_and(|p| p.state == ProjectState::Running && p.streams_started >= 2)
-    });
-    tokio::time::timeout(WAIT, restarted)
-        .await
-        .map_err(|_| anyhow::anyhow!("no restart: {:?}", agent.status.get(&name)))?;
+    agent
+        .wait_for(&name, "a restart", WAIT, |p| {
+            p.state == ProjectState::Running && p.streams_started >= 2
+        })
+        .await?;
     let second = inserts(100..140);
     s.sql(&second.iter().map(String::as_str).collect::<Vec<_>>())
         .await?;

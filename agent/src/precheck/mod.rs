@@ -11,7 +11,7 @@ use crate::checkpoint::Position;
 use crate::config::LoadedProject;
 use crate::route::WHOLE_DATABASE;
 use crate::sink::RocketMqSink;
-use crate::source::{SourceOptions, position_at};
+use crate::source::{SourceOptions, binlog_files, position_at};
 use crate::wasm::{WasmEngine, load_spec};
 
 /// The outcome of one check.
@@ -311,14 +311,9 @@ async fn start_position_check(p: &LoadedProject, checkpoint: Option<&Position>) 
     if let Some(cp) = checkpoint {
         let files = match opts.connect().await {
             Ok(mut conn) => {
-                let rows: Result<Vec<mysql_async::Row>, _> = conn.query("SHOW BINARY LOGS").await;
+                let files = binlog_files(&mut conn).await.map_err(|e| e.to_string());
                 let _ = conn.disconnect().await;
-                rows.map(|rows| {
-                    rows.iter()
-                        .filter_map(|r| r.get_opt::<String, _>(0).and_then(Result::ok))
-                        .collect::<Vec<_>>()
-                })
-                .map_err(|e| e.to_string())
+                files
             }
             Err(e) => Err(e.to_string()),
         };

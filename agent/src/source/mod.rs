@@ -16,4 +16,4 @@ mod seek;
 pub use connect::{Flavor, SourceOptions};
 pub use error::SourceError;
 pub use reader::{BinlogReader, RowsChunk, SourceEvent};
-pub use seek::position_at;
+pub use seek::{binlog_files, position_at};

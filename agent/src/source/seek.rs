@@ -8,7 +8,7 @@
 
 use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinlogStream, BinlogStreamRequest, Row};
+use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Row};
 use mysql_common::binlog::events::EventData;
 
 use super::connect::SourceOptions;
@@ -32,6 +32,15 @@ fn starts_group(ev: &mysql_common::binlog::events::Event) -> bool {
     }
 }
 
+/// The server's binlog files, oldest first (`SHOW BINARY LOGS`).
+pub async fn binlog_files(conn: &mut Conn) -> Result<Vec<String>, mysql_async::Error> {
+    let rows: Vec<Row> = conn.query("SHOW BINARY LOGS").await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.get_opt::<String, _>(0).and_then(Result::ok))
+        .collect())
+}
+
 /// Returns the position of the first transaction at or after `timestamp` (seconds).
 pub async fn position_at(opts: &SourceOptions, timestamp: u64) -> Result<Position, SourceError> {
     let setup = |message: String| SourceError::Setup {
@@ -39,15 +48,11 @@ pub async fn position_at(opts: &SourceOptions, timestamp: u64) -> Result<Positio
         message,
     };
     let mut conn = opts.connect().await?;
-    let rows: Vec<Row> = conn.query("SHOW BINARY LOGS").await.map_err(|e| {
+    let files = binlog_files(&mut conn).await.map_err(|e| {
         setup(format!(
             "cannot list binary logs (needs REPLICATION CLIENT / BINLOG MONITOR): {e}"
         ))
     })?;
-    let files: Vec<String> = rows
-        .iter()
-        .filter_map(|r| r.get_opt::<String, _>(0).and_then(Result::ok))
-        .collect();
     let end = opts.current_position(&mut conn).await?;
     let _ = conn.disconnect().await;
     if files.is_empty() {

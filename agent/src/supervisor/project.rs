@@ -286,17 +286,10 @@ impl ProjectRunner {
                     else {
                         continue;
                     };
-                    let target = target.clone();
                     let unique_key = self
                         .router
-                        .unique_key(&chunk.table.database, &chunk.table.table)
-                        .map(<[String]>::to_vec);
-                    batch.push(
-                        chunk,
-                        &target,
-                        unique_key.as_deref(),
-                        self.options.utc_offset_seconds,
-                    )?;
+                        .unique_key(&chunk.table.database, &chunk.table.table);
+                    batch.push(chunk, target, unique_key, self.options.utc_offset_seconds)?;
                     if batch.len() >= MAX_BATCH_ROWS {
                         self.flush(&mut batch, &mut commits, &mut pipeline).await?;
                     }

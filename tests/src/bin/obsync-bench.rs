@@ -11,13 +11,12 @@
 //! 4. prints one table. Nothing is asserted: numbers drift between runs and machines.
 #![recursion_limit = "256"]
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use obsync_tests::agent::{TempDir, project_toml};
+use obsync_tests::agent::{TempDir, project_toml, status_file_entry};
 use obsync_tests::mq::Mq;
 use obsync_tests::sql::{admin, exec_all};
 use obsync_tests::{unique, unique_server_id};
@@ -26,14 +25,6 @@ use rocketmq_model::common::message::message_single::Message;
 
 const LANES: usize = 8;
 const BATCH: usize = 256;
-
-fn status(data: &Path, project: &str) -> Option<serde_json::Value> {
-    let text = std::fs::read_to_string(data.join("status.json")).ok()?;
-    serde_json::from_str::<serde_json::Value>(&text)
-        .ok()?
-        .get(project)
-        .cloned()
-}
 
 fn peak_rss_mib(pid: u32) -> Option<f64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -117,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
     let give_up = Instant::now() + Duration::from_secs(1800);
     let e2e_secs = loop {
         tick.tick().await;
-        let s = status(data.path(), &name);
+        let s = status_file_entry(data.path(), &name);
         let state = s
             .as_ref()
             .and_then(|s| s["state"].as_str().map(str::to_string));
