@@ -18,6 +18,8 @@ export OBSYNC_MYSQL_ADMIN_USER="${OBSYNC_MYSQL_ADMIN_USER:-obsync_admin}"
 export OBSYNC_MYSQL_ADMIN_PASSWORD="${OBSYNC_MYSQL_ADMIN_PASSWORD:-obsync_admin}"
 export OBSYNC_MYSQL_REPL_USER="${OBSYNC_MYSQL_REPL_USER:-obsync}"
 export OBSYNC_MYSQL_REPL_PASSWORD="${OBSYNC_MYSQL_REPL_PASSWORD:-obsync}"
+# A second private MariaDB with a STATEMENT binlog (same users), for the precheck's failure tests.
+export OBSYNC_MYSQL2_PORT="${OBSYNC_MYSQL2_PORT:-13307}"
 
 # Private RocketMQ name server and broker (Rust implementation, pinned).
 export OBSYNC_ROCKETMQ_VERSION="${OBSYNC_ROCKETMQ_VERSION:-1.0.0}"
@@ -41,4 +43,14 @@ ensure_toolchain() {
   if ! rustup target list --installed --toolchain "$tc" 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
     rustup toolchain install "$tc" --profile minimal --component rustfmt,clippy --target wasm32-unknown-unknown
   fi
+}
+
+# Installs Debian's Chromium and a CJK font for the status page test (headless; the screenshot
+# shows CJK table names), once per machine.
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 && [[ -d /usr/share/fonts/truetype/wqy ]] && return 0
+  echo "[env] installing chromium and fonts-wqy-zenhei (apt-get) for the status page test" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs (when missing) and runs obsync's private test services on 127.0.0.1:
 #   - MariaDB with a ROW binlog, FULL row image and metadata, GTIDs and a replication user;
+#   - a second MariaDB with a STATEMENT binlog (mariadb2), for the precheck's failure tests;
 #   - a RocketMQ name server and broker (the Rust implementation, pinned, built once and cached).
-# Usage: scripts/services.sh start|stop|status [mariadb|namesrv|broker]...
+# Usage: scripts/services.sh start|stop|status [mariadb|mariadb2|namesrv|broker|aclbroker]...
 # Idempotent: starting a running service does nothing; stop uses the recorded PIDs only, so
 # services this script did not start (a system MariaDB on 3306, ...) are never touched.
 set -euo pipefail
@@ -10,6 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 DIR="$OBSYNC_SERVICES_DIR"
 MDB="$DIR/mariadb"
+MDB2="$DIR/mariadb2"
 RMQ="$DIR/rocketmq"
 RMQ_BIN="$OBSYNC_CACHE_DIR/rocketmq/$OBSYNC_ROCKETMQ_VERSION/bin"
 
@@ -57,9 +59,10 @@ install_mariadb() {
 
 mariadbd_bin() { command -v mariadbd 2>/dev/null || echo /usr/sbin/mariadbd; }
 
-mdb_client() { mariadb --no-defaults --socket="$MDB/mariadb.sock" -uroot --default-character-set=utf8mb4 "$@"; }
+# mdb_client DIR ARGS...: the root client of the instance in DIR.
+mdb_client() { local d="$1"; shift; mariadb --no-defaults --socket="$d/mariadb.sock" -uroot --default-character-set=utf8mb4 "$@"; }
 
-mdb_ping() { mariadb-admin --no-defaults --socket="$MDB/mariadb.sock" -uroot ping >/dev/null 2>&1; }
+mdb_ping() { mariadb-admin --no-defaults --socket="$1/mariadb.sock" -uroot ping >/dev/null 2>&1; }
 
 # port_free NAME PORT: fails with a clear message when something else listens on PORT.
 port_free() {
@@ -68,26 +71,26 @@ port_free() {
   fi
 }
 
-start_mariadb() {
-  if pid_alive "$MDB/mariadbd.pid"; then log "mariadb already running on $OBSYNC_MYSQL_PORT"; return; fi
-  port_free mariadb "$OBSYNC_MYSQL_PORT"
+# start_mdb NAME DIR PORT SERVER_ID BINLOG_SETTINGS: a private MariaDB in DIR with the test users.
+start_mdb() {
+  local name="$1" d="$2" port="$3" server_id="$4" binlog="$5"
+  if pid_alive "$d/mariadbd.pid"; then log "$name already running on $port"; return; fi
+  port_free "$name" "$port"
   install_mariadb
-  mkdir -p "$MDB"
-  cat >"$MDB/my.cnf" <<CNF
+  mkdir -p "$d"
+  cat >"$d/my.cnf" <<CNF
 [mariadbd]
-datadir=$MDB/data
-socket=$MDB/mariadb.sock
-pid-file=$MDB/mariadbd.pid
-log-error=$MDB/error.log
+datadir=$d/data
+socket=$d/mariadb.sock
+pid-file=$d/mariadbd.pid
+log-error=$d/error.log
 bind-address=127.0.0.1
-port=$OBSYNC_MYSQL_PORT
+port=$port
 user=root
 skip-name-resolve
-server-id=1
-log-bin=$MDB/data/mdb-bin
-binlog_format=ROW
-binlog_row_image=FULL
-binlog_row_metadata=FULL
+server-id=$server_id
+log-bin=$d/data/mdb-bin
+$binlog
 binlog_checksum=CRC32
 gtid_domain_id=0
 gtid_strict_mode=1
@@ -101,15 +104,15 @@ max_binlog_size=256M
 max_connections=500
 CNF
   local fresh=0
-  if [[ ! -d "$MDB/data/mysql" ]]; then
+  if [[ ! -d "$d/data/mysql" ]]; then
     fresh=1
-    mariadb-install-db --defaults-file="$MDB/my.cnf" --auth-root-authentication-method=normal \
-      --skip-test-db >"$MDB/install.log" 2>&1 || { cat "$MDB/install.log" >&2; die "mariadb-install-db failed"; }
+    mariadb-install-db --defaults-file="$d/my.cnf" --auth-root-authentication-method=normal \
+      --skip-test-db >"$d/install.log" 2>&1 || { cat "$d/install.log" >&2; die "mariadb-install-db failed"; }
   fi
-  "$(mariadbd_bin)" --defaults-file="$MDB/my.cnf" >"$MDB/stdout.log" 2>&1 &
-  wait_for "mariadb on 127.0.0.1:$OBSYNC_MYSQL_PORT" 60 mdb_ping || { tail -20 "$MDB/error.log" >&2; die "mariadb did not start"; }
+  "$(mariadbd_bin)" --defaults-file="$d/my.cnf" >"$d/stdout.log" 2>&1 &
+  wait_for "$name on 127.0.0.1:$port" 60 mdb_ping "$d" || { tail -20 "$d/error.log" >&2; die "$name did not start"; }
   if (( fresh )); then
-    mdb_client -e "
+    mdb_client "$d" -e "
       CREATE USER '$OBSYNC_MYSQL_REPL_USER'@'127.0.0.1' IDENTIFIED BY '$OBSYNC_MYSQL_REPL_PASSWORD';
       GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT ON *.* TO '$OBSYNC_MYSQL_REPL_USER'@'127.0.0.1';
       CREATE USER '$OBSYNC_MYSQL_ADMIN_USER'@'127.0.0.1' IDENTIFIED BY '$OBSYNC_MYSQL_ADMIN_PASSWORD';
@@ -117,9 +120,26 @@ CNF
   fi
   # Lets obsync check list the replicas (SHOW SLAVE HOSTS) to find a server id in use; granted on
   # every start so older data directories get it too.
-  mdb_client -e "GRANT REPLICATION MASTER ADMIN ON *.* TO '$OBSYNC_MYSQL_REPL_USER'@'127.0.0.1';"
+  mdb_client "$d" -e "GRANT REPLICATION MASTER ADMIN ON *.* TO '$OBSYNC_MYSQL_REPL_USER'@'127.0.0.1';"
 }
 
+# The source of the tests: ROW binlog, FULL row image and metadata.
+start_mariadb() {
+  start_mdb mariadb "$MDB" "$OBSYNC_MYSQL_PORT" 1 "binlog_format=ROW
+binlog_row_image=FULL
+binlog_row_metadata=FULL"
+}
+
+# A second source set up the wrong way for CDC (STATEMENT binlog, MINIMAL row image and
+# metadata), for the precheck's failure tests; a session that sets binlog_format=ROW writes row
+# events without column names there, like the OceanBase binlog service.
+start_mariadb2() {
+  start_mdb mariadb2 "$MDB2" "$OBSYNC_MYSQL2_PORT" 2 "binlog_format=STATEMENT
+binlog_row_image=MINIMAL
+binlog_row_metadata=MINIMAL"
+}
+
+stop_mariadb2() { stop_pid mariadb2 "$MDB2/mariadbd.pid"; }
 stop_mariadb() { stop_pid mariadb "$MDB/mariadbd.pid"; }
 
 # ---------------------------------------------------------------- RocketMQ
@@ -234,7 +254,7 @@ stop_broker() { stop_pid broker "$RMQ/broker.pid"; }
 
 status() {
   local s
-  for s in "mariadb:$MDB/mariadbd.pid:$OBSYNC_MYSQL_PORT" "namesrv:$RMQ/namesrv.pid:$OBSYNC_NAMESRV_PORT" "broker:$RMQ/broker.pid:$OBSYNC_BROKER_PORT" "aclbroker:$RMQ/broker-acl.pid:$OBSYNC_ACL_BROKER_PORT"; do
+  for s in "mariadb:$MDB/mariadbd.pid:$OBSYNC_MYSQL_PORT" "mariadb2:$MDB2/mariadbd.pid:$OBSYNC_MYSQL2_PORT" "namesrv:$RMQ/namesrv.pid:$OBSYNC_NAMESRV_PORT" "broker:$RMQ/broker.pid:$OBSYNC_BROKER_PORT" "aclbroker:$RMQ/broker-acl.pid:$OBSYNC_ACL_BROKER_PORT"; do
     IFS=: read -r name pidfile port <<<"$s"
     if pid_alive "$pidfile"; then echo "$name running (pid $(cat "$pidfile"), 127.0.0.1:$port)"; else echo "$name stopped"; fi
   done
@@ -242,7 +262,7 @@ status() {
 
 cmd="${1:-}"; shift || true
 components=("$@")
-[[ ${#components[@]} -gt 0 ]] || components=(mariadb namesrv broker aclbroker)
+[[ ${#components[@]} -gt 0 ]] || components=(mariadb mariadb2 namesrv broker aclbroker)
 case "$cmd" in
   start)
     for c in "${components[@]}"; do "start_$c"; done ;;
@@ -250,5 +270,5 @@ case "$cmd" in
     # Reverse order: the brokers before the name server.
     for (( i=${#components[@]}-1; i>=0; i-- )); do "stop_${components[$i]}"; done ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status [mariadb|namesrv|broker|aclbroker]..." >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status [mariadb|mariadb2|namesrv|broker|aclbroker]..." >&2; exit 2 ;;
 esac

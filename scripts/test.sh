@@ -13,8 +13,9 @@ cleanup() {
 trap cleanup EXIT
 
 # Services we started stay ours to stop; services already running (a developer's) are left up.
-if ! scripts/services.sh status | grep -q '^broker running'; then started=1; fi
+if ! scripts/services.sh status | grep '^broker running' >/dev/null; then started=1; fi
 scripts/services.sh start
+ensure_chromium
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

@@ -8,9 +8,12 @@
 //! [`run`] takes its directories and a shutdown future, so tests start the real thing in-process.
 #![recursion_limit = "256"]
 
+pub mod alerts;
 pub mod checkpoint;
 pub mod config;
 pub mod filter;
+pub mod http;
+pub mod metrics;
 pub mod precheck;
 pub mod route;
 pub mod schema;
@@ -21,4 +24,6 @@ pub mod supervisor;
 pub mod telemetry;
 pub mod wasm;
 
-pub use supervisor::{RunError, RunOptions, STATUS_FILE, run, set_paused, shutdown_signal};
+pub use supervisor::{
+    LISTEN_FILE, RunError, RunOptions, STATUS_FILE, run, set_paused, shutdown_signal,
+};

@@ -9,6 +9,9 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "obsync", version, about)]
 struct Cli {
+    /// Log format: human-readable `text`, or `json` (one object per line) for log collectors.
+    #[arg(long, global = true, env = "OBSYNC_LOG_FORMAT", default_value = "text")]
+    log_format: obsync::telemetry::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -26,6 +29,29 @@ enum Command {
         /// Do not watch the config directory (no hot reload); exit once every project failed.
         #[arg(long)]
         no_watch: bool,
+        /// The HTTP listener for /healthz, /readyz, /metrics, /api/projects and the status page
+        /// (`off`: none). Port 0 picks a free port; the bound address is written to
+        /// DATA_DIR/listen.addr.
+        #[arg(long, env = "OBSYNC_LISTEN", default_value = "127.0.0.1:9187")]
+        listen: String,
+        /// Start projects even when their precheck fails (the checks still run with `obsync check`).
+        #[arg(long, env = "OBSYNC_SKIP_PRECHECK")]
+        skip_precheck: bool,
+    },
+    /// Shows the projects of a running agent: state, checkpoint, latency, throughput, errors.
+    Status {
+        /// The agent's listener, e.g. `http://127.0.0.1:9187`; read from DATA_DIR/listen.addr
+        /// when not given.
+        #[arg(long, env = "OBSYNC_URL")]
+        url: Option<String>,
+        /// The agent's data directory.
+        #[arg(long, env = "OBSYNC_DATA_DIR", default_value = "obsync-data")]
+        data_dir: PathBuf,
+        /// Print the API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Only this project (with its objects and modules).
+        project: Option<String>,
     },
     /// Runs the precheck of every enabled project (or of one): source, binlog settings,
     /// privileges, tables, topics and modules, each with pass / warn / fail and a fix.
@@ -80,9 +106,15 @@ enum ProjectAction {
 }
 
 fn main() -> ExitCode {
-    obsync::telemetry::init();
     let cli = Cli::parse();
+    obsync::telemetry::init(cli.log_format);
     match cli.command {
+        Command::Status {
+            url,
+            data_dir,
+            json,
+            project,
+        } => show_status(url, &data_dir, json, project.as_deref()),
         Command::Project {
             action: ProjectAction::List { data_dir },
         } => list_projects(&data_dir),
@@ -126,22 +158,30 @@ fn main() -> ExitCode {
             config_dir,
             data_dir,
             no_watch,
+            listen,
+            skip_precheck,
         } => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
+            let listen = if listen.eq_ignore_ascii_case("off") {
+                None
+            } else {
+                match listen.parse::<std::net::SocketAddr>() {
+                    Ok(a) => Some(a),
+                    Err(e) => {
+                        eprintln!("error: --listen {listen:?}: {e} (use HOST:PORT or `off`)");
+                        return ExitCode::from(2);
+                    }
                 }
+            };
+            let Some(runtime) = runtime(true) else {
+                return ExitCode::FAILURE;
             };
             let opts = obsync::RunOptions {
                 config_dir,
                 data_dir,
                 status: obsync::status::StatusBoard::default(),
                 watch: !no_watch,
+                listen,
+                precheck: !skip_precheck,
             };
             match runtime.block_on(async {
                 let shutdown = obsync::shutdown_signal();
@@ -153,6 +193,70 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// Builds the Tokio runtime (multi-threaded for the agent); prints why when it cannot.
+fn runtime(multi_thread: bool) -> Option<tokio::runtime::Runtime> {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    match builder.enable_all().build() {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            None
+        }
+    }
+}
+
+/// Runs `obsync status`: asks a running agent's listener and prints its answer.
+fn show_status(
+    url: Option<String>,
+    data_dir: &std::path::Path,
+    json: bool,
+    project: Option<&str>,
+) -> ExitCode {
+    let url = match url {
+        Some(u) => u,
+        None => {
+            let file = data_dir.join(obsync::LISTEN_FILE);
+            match std::fs::read_to_string(&file) {
+                Ok(addr) => format!("http://{}", addr.trim()),
+                Err(e) => {
+                    eprintln!(
+                        "error: cannot read {}: {e} (is an agent with a listener using this data directory? or pass --url)",
+                        file.display()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    let Some(runtime) = runtime(false) else {
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(obsync::http::client::fetch(&url, project)) {
+        Ok(reports) if json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&reports).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(reports) => {
+            print!(
+                "{}",
+                obsync::http::client::render(&reports, project.is_some())
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -197,10 +301,7 @@ fn list_projects(data_dir: &std::path::Path) -> ExitCode {
         "project", "state", "position", "messages"
     );
     for (name, s) in all {
-        let state = serde_json::to_value(s.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let state = s.state.as_str();
         let position = s.position.map(|p| p.to_string()).unwrap_or_default();
         let error = s.last_error.unwrap_or_default().replace('\n', " ");
         println!(
@@ -225,15 +326,8 @@ fn precheck(
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime(true) else {
+        return ExitCode::FAILURE;
     };
     runtime.block_on(async {
         let engine = match obsync::wasm::WasmEngine::new(None) {

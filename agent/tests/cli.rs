@@ -9,6 +9,7 @@ fn obsync(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_obsync"))
         .args(args)
         .env("RUST_LOG", "error")
+        .env("OBSYNC_LISTEN", "127.0.0.1:0")
         .output()
         .expect("run obsync")
 }
@@ -137,7 +138,8 @@ fn unreachable_database_names_file_and_field() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.contains("p1.toml: `source`: cannot connect to 127.0.0.1:1"),
+        err.contains("p1.toml: precheck failed")
+            && err.contains("FAIL source.reachable: cannot connect to 127.0.0.1:1"),
         "{err}"
     );
 }
@@ -256,7 +258,10 @@ fn sigterm_stops_the_agent_cleanly() {
     );
     let data = dir.join("data");
     let mut child = Command::new(env!("CARGO_BIN_EXE_obsync"))
+        .env("OBSYNC_LISTEN", "127.0.0.1:0")
         .args([
+            "--log-format",
+            "json",
             "run",
             "--config-dir",
             dir.to_str().unwrap(),
@@ -269,12 +274,43 @@ fn sigterm_stops_the_agent_cleanly() {
         .expect("spawn obsync");
     let child_err = child.stderr.take().unwrap();
     let mut lines = BufReader::new(child_err).lines();
-    // Wait for the readiness line, then ask it to stop.
+    // Wait for the readiness line (JSON, as asked), then ask it to stop.
     for line in lines.by_ref() {
-        if line.unwrap().contains("obsync running") {
+        let line = line.unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not a JSON log line: {e}: {line}"));
+        assert!(parsed.get("level").is_some(), "{line}");
+        if parsed["message"] == "obsync running" {
             break;
         }
     }
+    // `obsync status` finds the listener through the data directory.
+    let out = obsync(&["status", "--data-dir", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("p1 ") && l.contains("not_started")),
+        "{table}"
+    );
+    let out = obsync(&[
+        "status",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--json",
+        "p1",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports[0]["name"], "p1");
+    assert_eq!(reports[0]["state"], "not_started");
+    let out = obsync(&["status", "--data-dir", data.to_str().unwrap(), "nope"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("no project \"nope\""),
+        "{}",
+        stderr(&out)
+    );
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")

@@ -51,6 +51,7 @@ fn spawn(config: &Path, data: &Path, log: &Path) -> Running {
             .arg("--data-dir")
             .arg(data)
             .env("RUST_LOG", "info")
+            .env("OBSYNC_LISTEN", "127.0.0.1:0")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

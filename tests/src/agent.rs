@@ -16,9 +16,33 @@ pub struct Agent {
     task: JoinHandle<Result<(), obsync::RunError>>,
 }
 
+/// How a test agent runs.
+#[derive(Debug, Clone, Copy)]
+pub struct AgentOptions {
+    /// The HTTP listener's address (`None`: no listener).
+    pub listen: Option<std::net::SocketAddr>,
+    /// Whether projects must pass the precheck to start (as `obsync run` does by default).
+    pub precheck: bool,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        AgentOptions {
+            listen: None,
+            precheck: true,
+        }
+    }
+}
+
 impl Agent {
-    /// Starts `obsync::run` on `config_dir` with checkpoints in `data_dir`.
+    /// Starts `obsync::run` on `config_dir` with checkpoints in `data_dir`, as `obsync run` does
+    /// (precheck on), without an HTTP listener.
     pub fn start(config_dir: &Path, data_dir: &Path) -> Agent {
+        Self::start_with(config_dir, data_dir, AgentOptions::default())
+    }
+
+    /// Starts the agent with `options`.
+    pub fn start_with(config_dir: &Path, data_dir: &Path, options: AgentOptions) -> Agent {
         let (tx, rx) = oneshot::channel::<()>();
         let status = StatusBoard::default();
         let opts = obsync::RunOptions {
@@ -26,6 +50,8 @@ impl Agent {
             data_dir: data_dir.to_path_buf(),
             status: status.clone(),
             watch: true,
+            listen: options.listen,
+            precheck: options.precheck,
         };
         let task = tokio::spawn(obsync::run(opts, async move {
             let _ = rx.await;

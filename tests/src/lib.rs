@@ -9,6 +9,7 @@ pub mod agent;
 pub mod mq;
 pub mod scene;
 pub mod sql;
+pub mod webhook;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -23,6 +24,13 @@ pub fn mysql_port() -> u16 {
     env_or("OBSYNC_MYSQL_PORT", "13306")
         .parse()
         .unwrap_or(13306)
+}
+
+/// The second private MariaDB's port: a STATEMENT binlog, for precheck failures.
+pub fn mysql2_port() -> u16 {
+    env_or("OBSYNC_MYSQL2_PORT", "13307")
+        .parse()
+        .unwrap_or(13307)
 }
 
 /// The private name server address.

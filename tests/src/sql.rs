@@ -5,10 +5,15 @@ use mysql_async::{Conn, OptsBuilder};
 
 /// Connects to the private MariaDB as the admin user.
 pub async fn admin() -> anyhow::Result<Conn> {
+    admin_on(crate::mysql_port()).await
+}
+
+/// An admin connection to the private MariaDB on `port`.
+pub async fn admin_on(port: u16) -> anyhow::Result<Conn> {
     let (user, pass) = crate::admin_user();
     let opts = OptsBuilder::default()
         .ip_or_hostname("127.0.0.1")
-        .tcp_port(crate::mysql_port())
+        .tcp_port(port)
         .user(Some(user))
         .pass(Some(pass))
         .prefer_socket(false);

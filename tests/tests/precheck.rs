@@ -197,3 +197,124 @@ async fn the_start_position_must_still_be_in_the_binlog() -> anyhow::Result<()> 
     s.mq.shutdown().await;
     Ok(())
 }
+
+/// Runs every check of the single project in `dir`; returns (name, outcome, detail) per check.
+async fn checks_of(dir: &std::path::Path) -> anyhow::Result<Vec<(String, Outcome, String)>> {
+    let projects = load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let engine = WasmEngine::new(None)?;
+    let client = obsync::sink::RocketMqClient::start()?;
+    let checks = run_checks(&projects[0], &engine, client.runtime()).await;
+    client.shutdown().await;
+    Ok(checks
+        .into_iter()
+        .map(|c| (c.name, c.outcome, c.detail))
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_binlog_fails_the_precheck_and_run_refuses_the_project() -> anyhow::Result<()> {
+    init_logs();
+    // The second private MariaDB writes a STATEMENT binlog with MINIMAL row images.
+    let port = obsync_tests::mysql2_port();
+    let db = unique("stmt");
+    let mut conn = obsync_tests::sql::admin_on(port).await?;
+    exec_all(
+        &mut conn,
+        &[
+            &format!("CREATE DATABASE `{db}`"),
+            &format!("CREATE TABLE `{db}`.t (id INT PRIMARY KEY)"),
+        ],
+    )
+    .await?;
+    let mq = Mq::new()?;
+    let topic = unique("stmt_t");
+    mq.create_topic(&topic, 1).await?;
+    let config = TempDir::new("stmtcfg")?;
+    let name = unique("stmt");
+    let text = project_toml(&name, &db, "t", &topic, unique_server_id()).replace(
+        &format!("port = {}", obsync_tests::mysql_port()),
+        &format!("port = {port}"),
+    );
+    std::fs::write(config.path().join(format!("{name}.toml")), text)?;
+
+    let checks = checks_of(config.path()).await?;
+    let find = |n: &str| {
+        checks
+            .iter()
+            .find(|c| c.0 == n)
+            .cloned()
+            .unwrap_or_else(|| (n.to_string(), Outcome::Pass, "missing".into()))
+    };
+    let (_, o, d) = find("source.binlog_format");
+    assert!(
+        o == Outcome::Fail && d == "binlog_format = \"STATEMENT\"",
+        "{d}"
+    );
+    let (_, o, d) = find("source.binlog_row_image");
+    assert!(
+        o == Outcome::Fail && d == "binlog_row_image = \"MINIMAL\"",
+        "{d}"
+    );
+    let (_, o, _) = find("source.log_bin");
+    assert_eq!(o, Outcome::Pass);
+
+    // `obsync run` does not start it, and says why.
+    let data = TempDir::new("stmtdata")?;
+    let agent = obsync_tests::agent::Agent::start(config.path(), data.path());
+    let error = match tokio::time::timeout(Duration::from_secs(60), agent.stop()).await? {
+        Ok(()) => anyhow::bail!("the agent started a project on a STATEMENT binlog"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        error.contains(&format!("{name}.toml: precheck failed"))
+            && error.contains("FAIL source.binlog_format: binlog_format = \"STATEMENT\" -> SET GLOBAL binlog_format = 'ROW'")
+            && error.contains("--skip-precheck"),
+        "{error}"
+    );
+    // Nothing was recorded for it: no checkpoint, so a fixed project starts from its own start.
+    let store = obsync::checkpoint::CheckpointStore::open(&data.path().join("checkpoints"))?;
+    assert_eq!(store.load(&name)?, None);
+    mq.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_replication_privileges_fails_the_precheck() -> anyhow::Result<()> {
+    init_logs();
+    let db = unique("priv");
+    let user = unique("nopriv");
+    let mut conn = admin().await?;
+    exec_all(
+        &mut conn,
+        &[
+            &format!("CREATE DATABASE `{db}`"),
+            &format!("CREATE TABLE `{db}`.t (id INT PRIMARY KEY)"),
+            &format!("CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'pw'"),
+            &format!("GRANT SELECT ON `{db}`.* TO '{user}'@'127.0.0.1'"),
+        ],
+    )
+    .await?;
+    let mq = Mq::new()?;
+    let topic = unique("priv_t");
+    mq.create_topic(&topic, 1).await?;
+    let config = TempDir::new("privcfg")?;
+    let name = unique("priv");
+    let (repl, pass) = obsync_tests::repl_user();
+    let text = project_toml(&name, &db, "t", &topic, unique_server_id())
+        .replace(&format!("user = \"{repl}\""), &format!("user = \"{user}\""))
+        .replace(&format!("password = \"{pass}\""), "password = \"pw\"");
+    std::fs::write(config.path().join(format!("{name}.toml")), text)?;
+    let checks = checks_of(config.path()).await?;
+    let privileges = checks
+        .iter()
+        .find(|c| c.0 == "source.privileges")
+        .ok_or_else(|| anyhow::anyhow!("no privilege check: {checks:?}"))?;
+    assert_eq!(privileges.1, Outcome::Fail, "{privileges:?}");
+    assert_eq!(
+        privileges.2, "missing REPLICATION SLAVE, REPLICATION CLIENT",
+        "{privileges:?}"
+    );
+    exec_all(&mut conn, &[&format!("DROP USER '{user}'@'127.0.0.1'")]).await?;
+    mq.shutdown().await;
+    Ok(())
+}

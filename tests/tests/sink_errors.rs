@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use obsync::status::ProjectState;
-use obsync_tests::agent::Agent;
+use obsync_tests::agent::{Agent, AgentOptions};
 use obsync_tests::scene::Scene;
 use obsync_tests::unique;
 
@@ -86,7 +86,7 @@ async fn a_missing_topic_stops_the_project_and_is_never_created() -> anyhow::Res
         Err(e) => e.to_string(),
     };
     assert!(
-        error.contains("`objects[0].topic`")
+        error.contains(&format!("FAIL target.topic `{topic}`"))
             && error.contains(&format!("topic {topic:?} does not exist"))
             && error.contains("obsync never creates topics"),
         "{error}"
@@ -137,7 +137,25 @@ async fn wrong_acl_keys_stop_the_project_and_the_right_ones_deliver_everything()
     std::fs::write(&file, with_keys(&sk))?;
     assert!(acl_check(&s).await?);
     std::fs::write(&file, with_keys("not-the-secret"))?;
-    let agent = Agent::start(s.config.path(), s.data.path());
+    // `obsync run` refuses to start it: the precheck fails on `target.acl`.
+    let refused = Agent::start(s.config.path(), s.data.path());
+    let error = match tokio::time::timeout(WAIT, refused.stop()).await? {
+        Ok(()) => anyhow::bail!("the agent started a project with wrong ACL keys"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        error.contains("precheck failed") && error.contains("FAIL target.acl"),
+        "{error}"
+    );
+    // Started anyway (`--skip-precheck`), the broker's refusal at the first send stops it.
+    let agent = Agent::start_with(
+        s.config.path(),
+        s.data.path(),
+        AgentOptions {
+            precheck: false,
+            ..AgentOptions::default()
+        },
+    );
     agent.wait_running(&name, WAIT).await?;
     s.sql(&[
         "INSERT INTO t VALUES (1)",

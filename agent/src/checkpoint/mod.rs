@@ -99,6 +99,13 @@ impl CheckpointStore {
         Ok(())
     }
 
+    /// The project's schema history (versions of tables whose binlog has no column names).
+    pub fn schema_tree(&self, project: &str) -> Result<sled::Tree, CheckpointError> {
+        self.db
+            .open_tree(format!("schemas/{project}"))
+            .map_err(|e| self.store_err(e))
+    }
+
     /// Forgets a project's position.
     pub fn remove(&self, project: &str) -> Result<(), CheckpointError> {
         self.db

@@ -4,6 +4,7 @@
 //! and field path) and validate (rules that need the whole file, no I/O). Every problem in every
 //! file is collected and reported at once; a project is only built from a file without errors.
 
+mod alerts;
 mod datasource;
 mod env;
 mod error;
@@ -12,6 +13,7 @@ mod load;
 mod project;
 mod validate;
 
+pub use alerts::{AlertLevel, AlertsConfig};
 pub use datasource::{DATA_SOURCE_DIR, DataSources};
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{LoadedProject, load_dir, load_file};

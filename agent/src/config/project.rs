@@ -51,6 +51,9 @@ pub struct ProjectConfig {
     /// Project options.
     #[serde(default)]
     pub options: OptionsConfig,
+    /// Alert thresholds and the webhook.
+    #[serde(default)]
+    pub alerts: super::alerts::AlertsConfig,
 }
 
 /// A MySQL-protocol source: the OceanBase binlog service, MySQL or MariaDB.

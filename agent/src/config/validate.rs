@@ -286,6 +286,15 @@ pub fn validate(
             err(&format!("options.filters[{i}].{field}"), problem);
         }
     }
+    if let Some(hook) = &mut c.alerts.webhook {
+        match expand(hook.expose()) {
+            Ok(v) => hook.0 = v,
+            Err(problem) => err("alerts.webhook", problem),
+        }
+    }
+    for (field, problem) in c.alerts.problems() {
+        err(&format!("alerts.{field}"), problem);
+    }
     (c, errors)
 }
 

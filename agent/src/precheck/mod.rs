@@ -146,9 +146,11 @@ async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
     } else {
         check(
             "source.binlog_row_metadata",
-            Outcome::Fail,
-            format!("binlog_row_metadata = {metadata:?}: row events carry no column names"),
-            "SET GLOBAL binlog_row_metadata = 'FULL' (schemas from information_schema are not supported yet)",
+            Outcome::Warn,
+            format!(
+                "binlog_row_metadata = {metadata:?}: row events carry no column names, so they come from information_schema; rows written before a DDL that obsync reads only after it cannot be decoded (the project stops, nothing wrong is sent)"
+            ),
+            "SET GLOBAL binlog_row_metadata = 'FULL' where the server has it (MariaDB 10.5+, MySQL 8); the OceanBase binlog service and MySQL 5.7 have not",
         )
     });
     let gtid = match get("gtid_mode").await {

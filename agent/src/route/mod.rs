@@ -137,6 +137,14 @@ impl Router {
             })
     }
 
+    /// Returns every database with a carried table, sorted.
+    pub fn databases(&self) -> Vec<String> {
+        let mut d: Vec<String> = self.routes.keys().map(|(db, _)| db.clone()).collect();
+        d.sort();
+        d.dedup();
+        d
+    }
+
     /// Returns every distinct topic.
     pub fn topics(&self) -> Vec<Arc<str>> {
         let mut t: Vec<Arc<str>> = self.routes.values().map(|r| r.topic.clone()).collect();

@@ -1,5 +1,8 @@
 //! Table facts read from the source's `information_schema` over SQL: the columns a row filter is
-//! checked against at start, and the non-null unique keys that shard tables without a primary key.
+//! checked against at start, the non-null unique keys that shard tables without a primary key,
+//! and the column names, signedness, charsets and ENUM/SET members that the binlog leaves out when
+//! its table maps carry no metadata (the OceanBase binlog service, MySQL 5.7,
+//! `binlog_row_metadata=MINIMAL`).
 //!
 //! Invariant: read-only queries on the catalog only; a table that does not exist yet gives `None`
 //! (it may be created later), never an error.
@@ -94,9 +97,155 @@ pub async fn unique_keys(
     Ok(out)
 }
 
+/// A column as `information_schema.COLUMNS` describes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CatalogColumn {
+    /// The column name.
+    pub name: String,
+    /// `DATA_TYPE`, lower case: `int`, `varchar`, `enum`, ...
+    pub data_type: String,
+    /// `COLUMN_TYPE`, lower case: `int(10) unsigned`, `enum('a','b')`, ...
+    pub column_type: String,
+    /// `IS_NULLABLE = 'YES'`.
+    pub nullable: bool,
+    /// The collation id (63 for binary strings, 0 for non-strings).
+    pub collation_id: u16,
+}
+
+impl CatalogColumn {
+    /// True for UNSIGNED numeric columns.
+    pub fn unsigned(&self) -> bool {
+        self.column_type.contains("unsigned")
+    }
+
+    /// The members of an ENUM or SET column, in declaration order (empty for other types).
+    pub fn members(&self) -> Vec<String> {
+        let t = self.column_type.trim();
+        let Some(open) = t.find('(') else {
+            return Vec::new();
+        };
+        if !(t.starts_with("enum") || t.starts_with("set")) {
+            return Vec::new();
+        }
+        parse_members(t[open + 1..].trim_end_matches(')'))
+    }
+}
+
+/// Parses `'a','b''c','d'` (SQL single-quoted strings, `''` for a quote) into its members.
+fn parse_members(list: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = list.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\'' {
+            continue;
+        }
+        let mut member = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' if chars.peek() == Some(&'\'') => {
+                    chars.next();
+                    member.push('\'');
+                }
+                '\'' => break,
+                '\\' => {
+                    if let Some(n) = chars.next() {
+                        member.push(n);
+                    }
+                }
+                c => member.push(c),
+            }
+        }
+        out.push(member);
+    }
+    out
+}
+
+/// A table as `information_schema` (or a CREATE TABLE statement) describes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CatalogTable {
+    /// Columns in ordinal order.
+    pub columns: Vec<CatalogColumn>,
+    /// Indexes of the primary-key columns, in key order.
+    pub primary_key: Vec<usize>,
+}
+
+/// Reads a table's columns and primary key; `None` when the table does not exist.
+pub async fn table_schema(
+    conn: &mut Conn,
+    database: &str,
+    table: &str,
+) -> Result<Option<CatalogTable>, mysql_async::Error> {
+    type Row = (String, String, String, String, Option<u64>);
+    let rows: Vec<Row> = conn
+        .exec(
+            "SELECT c.COLUMN_NAME, LOWER(c.DATA_TYPE), LOWER(c.COLUMN_TYPE), c.IS_NULLABLE, co.ID \
+             FROM information_schema.COLUMNS c \
+             LEFT JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = c.COLLATION_NAME \
+             WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION",
+            (database, table),
+        )
+        .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let columns: Vec<CatalogColumn> = rows
+        .into_iter()
+        .map(|(name, data_type, column_type, nullable, collation)| {
+            let binary_string = matches!(
+                data_type.as_str(),
+                "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob"
+            );
+            let collation_id = match collation {
+                Some(id) => u16::try_from(id).unwrap_or(0),
+                None if binary_string => super::table_map::BINARY_CHARSET,
+                None => 0,
+            };
+            CatalogColumn {
+                name,
+                data_type,
+                column_type,
+                nullable: nullable.eq_ignore_ascii_case("YES"),
+                collation_id,
+            }
+        })
+        .collect();
+    let key: Vec<String> = conn
+        .exec(
+            "SELECT COLUMN_NAME FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' \
+             ORDER BY SEQ_IN_INDEX",
+            (database, table),
+        )
+        .await?;
+    let primary_key = key
+        .iter()
+        .filter_map(|k| columns.iter().position(|c| &c.name == k))
+        .collect();
+    Ok(Some(CatalogTable {
+        columns,
+        primary_key,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_enum_and_set_members() {
+        let c = |t: &str| CatalogColumn {
+            name: "c".into(),
+            data_type: t.split('(').next().unwrap_or_default().into(),
+            column_type: t.into(),
+            nullable: true,
+            collation_id: 45,
+        };
+        assert_eq!(c("enum('a','b''c','d,e')").members(), ["a", "b'c", "d,e"]);
+        assert_eq!(c("set('红','绿')").members(), ["红", "绿"]);
+        assert_eq!(c("enum('')").members(), [""]);
+        assert!(c("varchar(10)").members().is_empty());
+        assert!(c("int(10) unsigned").unsigned());
+    }
 
     #[test]
     fn reads_collation_names() {

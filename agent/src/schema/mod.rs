@@ -1,14 +1,19 @@
 //! Source table schemas: names, types, signedness, charsets and keys of the tables seen in the
 //! binlog, and the decoding layout of each column.
 //!
-//! Today the schema of a table comes from its TABLE_MAP event's optional metadata
-//! (`binlog_row_metadata=FULL` on MariaDB 10.5+ and MySQL 8). Invariant: a [`SourceTable`] always
-//! has one [`SourceColumn`] per column of the row images it decodes, with a real name.
+//! A table's schema comes from its TABLE_MAP event's optional metadata when the server sends
+//! column names (`binlog_row_metadata=FULL` on MariaDB 10.5+ and MySQL 8), otherwise from the
+//! event's types plus `information_schema` ([`catalog::table_schema`]): the OceanBase binlog
+//! service, MySQL 5.7 and `binlog_row_metadata=MINIMAL`. Invariant: a [`SourceTable`] always has
+//! one [`SourceColumn`] per column of the row images it decodes, with a real name, and the
+//! catalog path refuses a catalog whose columns do not match the event's.
 
 pub mod catalog;
+pub mod ddl;
+pub mod history;
 mod table_map;
 
-pub use table_map::from_table_map;
+pub use table_map::{from_table_map, from_table_map_and_catalog, from_table_map_unnamed};
 
 use mysql_common::constants::ColumnType as MyType;
 use obsync_sdk::{ColumnSchema, ColumnType, TableSchema};
@@ -26,6 +31,18 @@ pub enum SchemaError {
         database: String,
         /// Table.
         table: String,
+    },
+    /// `information_schema` describes another version of the table than the binlog's rows.
+    #[error(
+        "table `{database}`.`{table}`: {message}; the table changed after these rows were written, and without column names in the binlog (binlog_row_metadata=FULL) they cannot be decoded safely"
+    )]
+    CatalogMismatch {
+        /// Database.
+        database: String,
+        /// Table.
+        table: String,
+        /// What differs.
+        message: String,
     },
     /// The TABLE_MAP event could not be understood.
     #[error("table `{database}`.`{table}`: bad table map: {message}")]

@@ -8,6 +8,7 @@ use mysql_common::binlog::events::{OptionalMetaExtractor, OptionalMetadataField,
 use mysql_common::constants::ColumnType as MyType;
 use obsync_sdk::ColumnType;
 
+use super::catalog::CatalogTable;
 use super::{SchemaError, SourceColumn, SourceTable};
 
 /// The binary collation id.
@@ -15,6 +16,16 @@ pub const BINARY_CHARSET: u16 = 63;
 
 /// Builds a table from a TABLE_MAP event; fails when the event has no column names.
 pub fn from_table_map(tme: &TableMapEvent<'_>) -> Result<SourceTable, SchemaError> {
+    build(tme, false)
+}
+
+/// Builds a table from a TABLE_MAP event, naming columns without a name in the event `@1`,
+/// `@2`, … as `mariadb-binlog --verbose` does (decoder tests and tools; never for delivery).
+pub fn from_table_map_unnamed(tme: &TableMapEvent<'_>) -> Result<SourceTable, SchemaError> {
+    build(tme, true)
+}
+
+fn build(tme: &TableMapEvent<'_>, unnamed: bool) -> Result<SourceTable, SchemaError> {
     let database = tme.database_name().into_owned();
     let table = tme.table_name().into_owned();
     let bad = |message: String| SchemaError::BadTableMap {
@@ -54,18 +65,10 @@ pub fn from_table_map(tme: &TableMapEvent<'_>) -> Result<SourceTable, SchemaErro
     }
     let nullable = tme.null_bitmask();
     let (mut enum_i, mut set_i) = (0usize, 0usize);
-    let count = usize::try_from(tme.columns_count()).map_err(|_| bad("too many columns".into()))?;
+    let count = column_count(tme).map_err(&bad)?;
     let mut columns = Vec::with_capacity(count);
     for i in 0..count {
-        let binlog_type = tme
-            .get_column_type(i)
-            .map_err(|e| bad(format!("column {i}: {e}")))?
-            .ok_or_else(|| bad(format!("column {i}: no type")))?;
-        let meta = tme
-            .get_column_metadata(i)
-            .ok_or_else(|| bad(format!("column {i}: no metadata")))?
-            .to_vec();
-        check_meta(binlog_type, &meta).map_err(|m| bad(format!("column {i}: {m}")))?;
+        let (binlog_type, meta) = column_layout(tme, i).map_err(&bad)?;
         let unsigned = binlog_type.is_numeric_type() && signedness.next().unwrap_or(false);
         let charset = if binlog_type.is_character_type() {
             charsets
@@ -84,6 +87,7 @@ pub fn from_table_map(tme: &TableMapEvent<'_>) -> Result<SourceTable, SchemaErro
         };
         let name = match names.next().transpose().map_err(|e| bad(e.to_string()))? {
             Some(n) => n.name().into_owned(),
+            None if unnamed => format!("@{}", i + 1),
             None => {
                 return Err(SchemaError::NoColumnNames {
                     database: database.clone(),
@@ -126,6 +130,145 @@ pub fn from_table_map(tme: &TableMapEvent<'_>) -> Result<SourceTable, SchemaErro
         columns,
         primary_key,
     })
+}
+
+/// Builds a table from a TABLE_MAP event without column names and the table's description in
+/// `information_schema`: types and decoding metadata from the event, names, signedness,
+/// charsets, ENUM/SET members and the primary key from the catalog. Fails when the two disagree
+/// (column count or a column's type), so rows are never decoded with another version's names.
+pub fn from_table_map_and_catalog(
+    tme: &TableMapEvent<'_>,
+    catalog: &CatalogTable,
+) -> Result<SourceTable, SchemaError> {
+    let database = tme.database_name().into_owned();
+    let table = tme.table_name().into_owned();
+    let bad = |message: String| SchemaError::BadTableMap {
+        database: database.clone(),
+        table: table.clone(),
+        message,
+    };
+    let mismatch = |message: String| SchemaError::CatalogMismatch {
+        database: database.clone(),
+        table: table.clone(),
+        message,
+    };
+    let count = column_count(tme).map_err(&bad)?;
+    if count != catalog.columns.len() {
+        return Err(mismatch(format!(
+            "the binlog has {count} columns, information_schema has {}",
+            catalog.columns.len()
+        )));
+    }
+    let nullable = tme.null_bitmask();
+    let mut columns = Vec::with_capacity(count);
+    for (i, c) in catalog.columns.iter().enumerate() {
+        let (binlog_type, meta) = column_layout(tme, i).map_err(&bad)?;
+        if !compatible(binlog_type, &c.data_type) {
+            return Err(mismatch(format!(
+                "column {} `{}` is {} in information_schema but {binlog_type:?} in the binlog",
+                i + 1,
+                c.name,
+                c.column_type
+            )));
+        }
+        let unsigned = binlog_type.is_numeric_type() && c.unsigned();
+        let charset = if binlog_type.is_character_type() || binlog_type.is_enum_or_set_type() {
+            c.collation_id
+        } else {
+            0
+        };
+        let members = c.members();
+        let (enum_values, set_values) = match c.data_type.as_str() {
+            "enum" => (members, Vec::new()),
+            "set" => (Vec::new(), members),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let column_type = match c.data_type.as_str() {
+            "enum" => ColumnType::Enum,
+            "set" => ColumnType::Set,
+            _ => family(binlog_type, charset),
+        };
+        columns.push(SourceColumn {
+            name: c.name.clone(),
+            column_type,
+            sql_type: c.column_type.clone(),
+            unsigned,
+            nullable: nullable.get(i).is_some_and(|b| *b),
+            charset,
+            binlog_type,
+            meta,
+            enum_values,
+            set_values,
+        });
+    }
+    Ok(SourceTable {
+        database,
+        table,
+        columns,
+        primary_key: catalog.primary_key.clone(),
+    })
+}
+
+/// Whether a binlog column type can hold a column of the catalog's `DATA_TYPE`.
+fn compatible(t: MyType, data_type: &str) -> bool {
+    use MyType::*;
+    let d = data_type;
+    match t {
+        MYSQL_TYPE_TINY => matches!(d, "tinyint" | "bool" | "boolean"),
+        MYSQL_TYPE_SHORT => d == "smallint",
+        MYSQL_TYPE_INT24 => d == "mediumint",
+        MYSQL_TYPE_LONG => matches!(d, "int" | "integer"),
+        MYSQL_TYPE_LONGLONG => d == "bigint",
+        MYSQL_TYPE_DECIMAL | MYSQL_TYPE_NEWDECIMAL => matches!(d, "decimal" | "numeric"),
+        // OceanBase sends FLOAT columns of precision > 24 as DOUBLE.
+        MYSQL_TYPE_FLOAT | MYSQL_TYPE_DOUBLE => matches!(d, "float" | "double" | "real"),
+        MYSQL_TYPE_BIT => d == "bit",
+        MYSQL_TYPE_YEAR => d == "year",
+        MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE => d == "date",
+        MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => d == "time",
+        MYSQL_TYPE_DATETIME | MYSQL_TYPE_DATETIME2 => d == "datetime",
+        MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_TIMESTAMP2 => d == "timestamp",
+        MYSQL_TYPE_ENUM => d == "enum",
+        MYSQL_TYPE_SET => d == "set",
+        MYSQL_TYPE_STRING => matches!(d, "char" | "binary" | "enum" | "set"),
+        MYSQL_TYPE_VARCHAR | MYSQL_TYPE_VAR_STRING => {
+            matches!(d, "varchar" | "varbinary" | "char" | "binary")
+        }
+        MYSQL_TYPE_JSON => d == "json",
+        MYSQL_TYPE_TINY_BLOB | MYSQL_TYPE_MEDIUM_BLOB | MYSQL_TYPE_LONG_BLOB | MYSQL_TYPE_BLOB => {
+            d.ends_with("text") || d.ends_with("blob") || d == "json"
+        }
+        MYSQL_TYPE_GEOMETRY => !matches!(
+            d,
+            "tinyint" | "smallint" | "mediumint" | "int" | "bigint" | "varchar" | "char"
+        ),
+        _ => true,
+    }
+}
+
+/// The table map's column count, at most 4096 (the MySQL and MariaDB limit per table).
+fn column_count(tme: &TableMapEvent<'_>) -> Result<usize, String> {
+    match usize::try_from(tme.columns_count()) {
+        Ok(n) if n <= 4096 => Ok(n),
+        _ => Err(format!(
+            "{} columns (a table has at most 4096)",
+            tme.columns_count()
+        )),
+    }
+}
+
+/// A column's binlog type and type metadata, checked so the value parser stays in bounds.
+fn column_layout(tme: &TableMapEvent<'_>, i: usize) -> Result<(MyType, Vec<u8>), String> {
+    let binlog_type = tme
+        .get_column_type(i)
+        .map_err(|e| format!("column {i}: {e}"))?
+        .ok_or_else(|| format!("column {i}: no type"))?;
+    let meta = tme
+        .get_column_metadata(i)
+        .ok_or_else(|| format!("column {i}: no metadata"))?
+        .to_vec();
+    check_meta(binlog_type, &meta).map_err(|m| format!("column {i}: {m}"))?;
+    Ok((binlog_type, meta))
 }
 
 /// Rejects metadata that would make the value parser index out of bounds.

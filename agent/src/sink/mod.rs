@@ -14,5 +14,5 @@ mod send;
 
 pub use client::RocketMqClient;
 pub use error::SinkError;
-pub use pipeline::{Pipeline, Window};
+pub use pipeline::{Acked, Pipeline, Released, Window};
 pub use send::{Outgoing, RocketMqSink};

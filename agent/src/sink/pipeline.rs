@@ -38,6 +38,24 @@ pub struct Window {
     pub bytes: usize,
 }
 
+/// The earlier of two commit times, 0 meaning unknown.
+fn older(a: u32, b: u32) -> u32 {
+    match (a, b) {
+        (0, x) | (x, 0) => x,
+        (a, b) => a.min(b),
+    }
+}
+
+/// A checkpoint released by [`Pipeline::take_safe_position`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    /// The newest commit whose rows are all acknowledged.
+    pub position: Position,
+    /// The commit time (s) of the oldest transaction released with it (0: unknown), for the
+    /// latency peak: with other transactions after it, a late one is not hidden by the newest.
+    pub oldest_timestamp: u32,
+}
+
 #[derive(Default)]
 struct State {
     /// Unacknowledged message count per batch id.
@@ -49,8 +67,24 @@ struct State {
     /// Positions waiting for their batches: (last batch before the position, position).
     markers: VecDeque<(u64, Position)>,
     error: Option<SinkError>,
-    /// Messages acknowledged since the pipeline started.
-    acked: u64,
+    /// Messages and body bytes acknowledged since the pipeline started.
+    acked: Acked,
+}
+
+/// Messages and body bytes acknowledged, per change kind (insert, update, delete).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Acked {
+    /// Messages per kind.
+    pub messages: [u64; 3],
+    /// Body bytes per kind.
+    pub bytes: [u64; 3],
+}
+
+impl Acked {
+    /// Every message.
+    pub fn total(&self) -> u64 {
+        self.messages.iter().sum()
+    }
 }
 
 struct Shared {
@@ -70,6 +104,7 @@ impl Shared {
 struct Item {
     batch: u64,
     bytes: usize,
+    kind: usize,
     message: Message,
 }
 
@@ -144,6 +179,7 @@ impl Pipeline {
             let item = Item {
                 batch,
                 bytes: m.bytes,
+                kind: m.kind.min(2),
                 message: m.message,
             };
             if lane.send(item).is_err() {
@@ -184,21 +220,30 @@ impl Pipeline {
         s.markers.push_back((last, position));
     }
 
-    /// Returns the newest marked position whose batches are all acknowledged (once), or the
-    /// first send error.
-    pub fn take_safe_position(&mut self) -> Result<Option<Position>, SinkError> {
+    /// Returns the newest marked position whose batches are all acknowledged (once), with the
+    /// commit time of the oldest transaction released with it, or the first send error.
+    pub fn take_safe_position(&mut self) -> Result<Option<Released>, SinkError> {
         let mut s = self.shared.lock();
         if let Some(e) = &s.error {
             return Err(e.clone());
         }
         let lowest_pending = s.pending.keys().next().copied().unwrap_or(u64::MAX);
-        let mut safe = None;
+        let mut safe: Option<Released> = None;
         while s
             .markers
             .front()
             .is_some_and(|(batch, _)| *batch < lowest_pending)
         {
-            safe = s.markers.pop_front().map(|(_, p)| p);
+            let Some((_, position)) = s.markers.pop_front() else {
+                break;
+            };
+            let oldest = safe.as_ref().map_or(position.timestamp, |r| {
+                older(r.oldest_timestamp, position.timestamp)
+            });
+            safe = Some(Released {
+                position,
+                oldest_timestamp: oldest,
+            });
         }
         Ok(safe)
     }
@@ -231,8 +276,8 @@ impl Pipeline {
         (s.in_flight_messages, s.in_flight_bytes)
     }
 
-    /// Messages acknowledged since the pipeline started.
-    pub fn acked(&self) -> u64 {
+    /// Messages and bytes acknowledged since the pipeline started.
+    pub fn acked(&self) -> Acked {
         self.shared.lock().acked
     }
 
@@ -265,6 +310,7 @@ async fn run_lane(
         }
         let mut messages = Vec::new();
         let mut acks: Vec<(u64, usize)> = Vec::new();
+        let mut by_kind = Acked::default();
         let mut bytes = 0;
         while let Some(item) = carry.front() {
             if !messages.is_empty()
@@ -274,6 +320,8 @@ async fn run_lane(
             }
             let Some(item) = carry.pop_front() else { break };
             bytes += item.bytes;
+            by_kind.messages[item.kind] += 1;
+            by_kind.bytes[item.kind] += item.bytes as u64;
             match acks.last_mut() {
                 Some((b, n)) if *b == item.batch => *n += 1,
                 _ => acks.push((item.batch, 1)),
@@ -295,7 +343,10 @@ async fn run_lane(
                 }
                 s.in_flight_messages = s.in_flight_messages.saturating_sub(count);
                 s.in_flight_bytes = s.in_flight_bytes.saturating_sub(bytes);
-                s.acked += count as u64;
+                for k in 0..3 {
+                    s.acked.messages[k] += by_kind.messages[k];
+                    s.acked.bytes[k] += by_kind.bytes[k];
+                }
                 drop(s);
                 shared.changed.notify_waiters();
             }
@@ -308,5 +359,18 @@ async fn run_lane(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::older;
+
+    #[test]
+    fn older_ignores_unknown_commit_times() {
+        assert_eq!(older(0, 7), 7);
+        assert_eq!(older(7, 0), 7);
+        assert_eq!(older(9, 7), 7);
+        assert_eq!(older(0, 0), 0);
     }
 }

@@ -27,6 +27,8 @@ pub struct Outgoing {
     pub queue: usize,
     /// Body size, for batching.
     pub bytes: usize,
+    /// The change kind's index (insert 0, update 1, delete 2), for the per-kind metrics.
+    pub kind: usize,
     /// The message.
     pub message: Message,
 }

@@ -62,6 +62,7 @@ pub fn decode_rows<'a>(
     let mut buf = ParseBuf(re.rows_data());
     let mut rows = Vec::new();
     while !buf.is_empty() {
+        let left = buf.len();
         let b = match &before {
             Some(p) => Some(decode_image(&mut buf, t, p, false, json_columns).map_err(err)?),
             None => None,
@@ -70,6 +71,14 @@ pub fn decode_rows<'a>(
             Some(p) => Some(decode_image(&mut buf, t, p, partial, json_columns).map_err(err)?),
             None => None,
         };
+        // A damaged event can describe images of no bytes (no columns present): stop instead of
+        // producing rows forever.
+        if buf.len() == left {
+            return Err(err(format!(
+                "row image of no bytes with {} bytes left",
+                buf.len()
+            )));
+        }
         rows.push((b, a));
     }
     Ok(rows)
@@ -116,12 +125,171 @@ fn decode_image<'a>(
             out.push(Value::Null);
             continue;
         }
+        if c.binlog_type == MyType::MYSQL_TYPE_NEWDECIMAL
+            && let [precision, scale, ..] = c.meta[..]
+            && let Some(size) = decimal_size(precision, scale)
+        {
+            // Read directly: the generic parser builds a decimal and then its text.
+            let raw = buf
+                .checked_eat(size)
+                .ok_or_else(|| format!("column `{}`: {}", c.name, truncated()))?;
+            out.push(Value::Decimal(decimal_text(raw, precision, scale)));
+            continue;
+        }
+        if let Some(prefix) = length_prefix(c) {
+            // Strings and blobs read directly: a length, then the bytes.
+            let value = buf
+                .checked_eat(prefix)
+                .and_then(|len| {
+                    let n = len
+                        .iter()
+                        .rev()
+                        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+                    buf.checked_eat(n)
+                })
+                .ok_or_else(|| format!("column `{}`: {}", c.name, truncated()))?;
+            out.push(bytes(value.to_vec(), c).map_err(|e| format!("column `{}`: {e}", c.name))?);
+            continue;
+        }
+        if c.binlog_type == MyType::MYSQL_TYPE_TIMESTAMP2 {
+            // Read directly: the generic parser renders the value as text first.
+            let fsp = c.meta.first().copied().unwrap_or(0);
+            let raw = buf
+                .checked_eat(4 + usize::from(fsp.div_ceil(2)))
+                .ok_or_else(|| format!("column `{}`: {}", c.name, truncated()))?;
+            out.push(timestamp2(raw, fsp));
+            continue;
+        }
         let v = buf
             .parse::<BinlogValue<'a>>((c.binlog_type, c.meta.as_slice(), c.unsigned, is_partial))
             .map_err(|e| format!("column `{}`: {e}", c.name))?;
         out.push(convert(v, c).map_err(|e| format!("column `{}`: {e}", c.name))?);
     }
     Ok(out)
+}
+
+/// The size of the length before a VARCHAR or BLOB value (1–4 bytes), for the types read
+/// directly; `None` for every other type.
+fn length_prefix(c: &SourceColumn) -> Option<usize> {
+    match c.binlog_type {
+        MyType::MYSQL_TYPE_VARCHAR | MyType::MYSQL_TYPE_VAR_STRING => {
+            let max = u16::from_le_bytes([*c.meta.first()?, *c.meta.get(1)?]);
+            Some(if max < 256 { 1 } else { 2 })
+        }
+        MyType::MYSQL_TYPE_BLOB
+        | MyType::MYSQL_TYPE_TINY_BLOB
+        | MyType::MYSQL_TYPE_MEDIUM_BLOB
+        | MyType::MYSQL_TYPE_LONG_BLOB => match c.meta.first()? {
+            n @ 1..=4 => Some(usize::from(*n)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Bytes used by the leftover 0–8 digits of a binary DECIMAL group.
+const DIG2BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
+
+/// The size of a binary DECIMAL(precision, scale), or `None` for impossible metadata.
+fn decimal_size(precision: u8, scale: u8) -> Option<usize> {
+    if precision == 0 || precision > 65 || scale > 30 || scale > precision {
+        return None;
+    }
+    let (intg, frac) = (usize::from(precision - scale), usize::from(scale));
+    Some(intg / 9 * 4 + DIG2BYTES[intg % 9] + frac / 9 * 4 + DIG2BYTES[frac % 9])
+}
+
+/// Renders a binary DECIMAL (MySQL's format: sign in the top bit, groups of 9 digits in 4
+/// big-endian bytes, leftover digits in fewer bytes, negative values bit-inverted) as the
+/// server prints it: no leading zeros, exactly `scale` fraction digits. `raw` has
+/// [`decimal_size`] bytes.
+fn decimal_text(raw: &[u8], precision: u8, scale: u8) -> String {
+    let (intg, frac) = (usize::from(precision - scale), usize::from(scale));
+    let negative = raw.first().is_some_and(|b| b & 0x80 == 0);
+    let mask: u8 = if negative { 0xff } else { 0 };
+    let mut at = 0usize;
+    let mut read = |n: usize, first: bool| -> u32 {
+        let mut v = 0u32;
+        for k in 0..n {
+            let mut b = raw.get(at + k).copied().unwrap_or(0) ^ mask;
+            if first && k == 0 {
+                b ^= 0x80;
+            }
+            v = (v << 8) | u32::from(b);
+        }
+        at += n;
+        v
+    };
+    use std::fmt::Write;
+    let mut out = String::with_capacity(intg + frac + 3);
+    if negative {
+        out.push('-');
+    }
+    let int_start = out.len();
+    let lead = intg % 9;
+    let mut first = true;
+    if lead > 0 {
+        let v = read(DIG2BYTES[lead], first);
+        first = false;
+        let _ = write!(out, "{v:0lead$}");
+    }
+    for _ in 0..intg / 9 {
+        let v = read(4, first);
+        first = false;
+        let _ = write!(out, "{v:09}");
+    }
+    // No leading zeros, but one zero before the point.
+    let zeros = out[int_start..].bytes().take_while(|b| *b == b'0').count();
+    let keep = if zeros == out.len() - int_start {
+        zeros.saturating_sub(1)
+    } else {
+        zeros
+    };
+    out.replace_range(int_start..int_start + keep, "");
+    if out.len() == int_start {
+        out.push('0');
+    }
+    if frac > 0 {
+        out.push('.');
+    }
+    for _ in 0..frac / 9 {
+        let v = read(4, first);
+        first = false;
+        let _ = write!(out, "{v:09}");
+    }
+    let trail = frac % 9;
+    if trail > 0 {
+        let v = read(DIG2BYTES[trail], first);
+        let _ = write!(out, "{v:0trail$}");
+    }
+    // Negative zero prints as zero.
+    if negative && out[1..].bytes().all(|b| b == b'0' || b == b'.') {
+        out.remove(0);
+    }
+    out
+}
+
+/// A TIMESTAMP2 value: 4 bytes of big-endian seconds, then `ceil(fsp / 2)` big-endian bytes of
+/// the fraction in units of 10^-(2·bytes) seconds. `raw` has exactly that length.
+fn timestamp2(raw: &[u8], fsp: u8) -> Value {
+    let seconds = raw
+        .get(..4)
+        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let frac = raw
+        .get(4..)
+        .unwrap_or_default()
+        .iter()
+        .fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
+    let micros = match fsp.div_ceil(2) {
+        1 => frac * 10_000,
+        2 => frac * 100,
+        3 => frac,
+        _ => 0,
+    };
+    Value::Timestamp {
+        seconds: i64::from(seconds),
+        micros: micros.min(999_999),
+    }
 }
 
 /// Converts one parsed value to the obsync value model.
@@ -287,6 +455,177 @@ fn cp1252(b: u8) -> char {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn decimal_matches_the_generic_parser() {
+        let column = |p: u8, sc: u8| SourceColumn {
+            name: "d".into(),
+            column_type: ColumnType::Decimal,
+            sql_type: "decimal".into(),
+            unsigned: false,
+            nullable: true,
+            charset: 0,
+            binlog_type: MyType::MYSQL_TYPE_NEWDECIMAL,
+            meta: vec![p, sc],
+            enum_values: Vec::new(),
+            set_values: Vec::new(),
+        };
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for (p, sc) in [
+            (1, 0),
+            (5, 2),
+            (10, 0),
+            (18, 9),
+            (20, 6),
+            (65, 30),
+            (65, 0),
+            (30, 30),
+            (9, 9),
+            (10, 1),
+        ] {
+            let size = decimal_size(p, sc).unwrap();
+            let (intg, frac) = (usize::from(p - sc), usize::from(sc));
+            // Group widths in order: leading partial, whole integer groups, whole fraction
+            // groups, trailing partial.
+            let mut widths = Vec::new();
+            if intg % 9 > 0 {
+                widths.push(intg % 9);
+            }
+            widths.extend(std::iter::repeat_n(9, intg / 9 + frac / 9));
+            if frac % 9 > 0 {
+                widths.push(frac % 9);
+            }
+            for round in 0..200 {
+                let mut raw = Vec::with_capacity(size);
+                for &w in &widths {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    let v = (seed % 10u64.pow(w as u32)) as u32;
+                    let n = if w == 9 { 4 } else { DIG2BYTES[w] };
+                    raw.extend_from_slice(&v.to_be_bytes()[4 - n..]);
+                }
+                raw[0] ^= 0x80;
+                if round % 2 == 1 {
+                    raw.iter_mut().for_each(|b| *b = !*b);
+                }
+                let c = column(p, sc);
+                let mut buf = ParseBuf(&raw);
+                let generic = buf
+                    .parse::<BinlogValue<'_>>((c.binlog_type, c.meta.as_slice(), false, false))
+                    .unwrap();
+                let Ok(Value::Decimal(expected)) = convert(generic, &c) else {
+                    panic!("not a decimal");
+                };
+                assert_eq!(decimal_text(&raw, p, sc), expected, "({p},{sc}) {raw:x?}");
+            }
+        }
+        // Known values.
+        let d = |p, sc, hex: &[u8]| decimal_text(hex, p, sc);
+        assert_eq!(d(5, 2, &[0x80, 0x01, 0x02]), "1.02");
+        assert_eq!(d(5, 2, &[0x7f, 0xfe, 0xfd]), "-1.02");
+        assert_eq!(d(5, 2, &[0x80, 0x00, 0x00]), "0.00");
+    }
+
+    #[test]
+    fn strings_and_blobs_match_the_generic_parser() {
+        for (binlog_type, meta, column_type, charset) in [
+            (
+                MyType::MYSQL_TYPE_VARCHAR,
+                vec![100, 0],
+                ColumnType::VarChar,
+                45,
+            ),
+            (
+                MyType::MYSQL_TYPE_VARCHAR,
+                vec![0x2c, 0x01],
+                ColumnType::VarChar,
+                8,
+            ),
+            (
+                MyType::MYSQL_TYPE_VARCHAR,
+                vec![16, 0],
+                ColumnType::VarBinary,
+                63,
+            ),
+            (MyType::MYSQL_TYPE_BLOB, vec![1], ColumnType::Blob, 63),
+            (MyType::MYSQL_TYPE_BLOB, vec![2], ColumnType::Text, 45),
+            (MyType::MYSQL_TYPE_BLOB, vec![3], ColumnType::Text, 45),
+            (MyType::MYSQL_TYPE_BLOB, vec![4], ColumnType::Json, 45),
+        ] {
+            let c = SourceColumn {
+                name: "s".into(),
+                column_type,
+                sql_type: String::new(),
+                unsigned: false,
+                nullable: true,
+                charset,
+                binlog_type,
+                meta: meta.clone(),
+                enum_values: Vec::new(),
+                set_values: Vec::new(),
+            };
+            let prefix = length_prefix(&c).unwrap();
+            for body in [
+                &b""[..],
+                b"abc",
+                "中文 😀".as_bytes(),
+                b"\xff\xfe",
+                &[b'x'; 40],
+            ] {
+                let mut raw = body.len().to_le_bytes()[..prefix].to_vec();
+                raw.extend_from_slice(body);
+                let mut buf = ParseBuf(&raw);
+                let generic = buf
+                    .parse::<BinlogValue<'_>>((c.binlog_type, c.meta.as_slice(), false, false))
+                    .unwrap();
+                assert!(buf.is_empty());
+                let expected = convert(generic, &c);
+                assert_eq!(
+                    bytes(body.to_vec(), &c),
+                    expected,
+                    "{binlog_type:?} {meta:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn timestamp2_matches_the_generic_parser() {
+        let column = |fsp: u8| SourceColumn {
+            name: "ts".into(),
+            column_type: ColumnType::Timestamp,
+            sql_type: "timestamp".into(),
+            unsigned: false,
+            nullable: true,
+            charset: 0,
+            binlog_type: MyType::MYSQL_TYPE_TIMESTAMP2,
+            meta: vec![fsp],
+            enum_values: Vec::new(),
+            set_values: Vec::new(),
+        };
+        for (fsp, raw) in [
+            (0u8, vec![0x65, 0xe0, 0x6f, 0x10]),
+            (1, vec![0x65, 0xe0, 0x6f, 0x10, 0x09]),
+            (2, vec![0x65, 0xe0, 0x6f, 0x10, 0x63]),
+            (3, vec![0x65, 0xe0, 0x6f, 0x10, 0x1e, 0x0f]),
+            (4, vec![0x65, 0xe0, 0x6f, 0x10, 0x27, 0x0f]),
+            (6, vec![0x65, 0xe0, 0x6f, 0x10, 0x09, 0xfb, 0xf1]),
+            (6, vec![0, 0, 0, 0, 0, 0, 0]),
+        ] {
+            let c = column(fsp);
+            let mut buf = ParseBuf(&raw);
+            let generic = buf
+                .parse::<BinlogValue<'_>>((c.binlog_type, c.meta.as_slice(), false, false))
+                .unwrap();
+            assert!(buf.is_empty());
+            assert_eq!(
+                timestamp2(&raw, fsp),
+                convert(generic, &c).unwrap(),
+                "fsp {fsp} {raw:x?}"
+            );
+        }
+    }
+
     use super::*;
 
     fn col(t: ColumnType, unsigned: bool) -> SourceColumn {

@@ -15,5 +15,6 @@ mod seek;
 
 pub use connect::{Flavor, SourceOptions};
 pub use error::SourceError;
+pub use events::parsed_data;
 pub use reader::{BinlogReader, RowsChunk, SourceEvent};
 pub use seek::{binlog_files, position_at};

@@ -22,6 +22,10 @@ fn starts_group(ev: &mysql_common::binlog::events::Event) -> bool {
     if t == MARIADB_GTID {
         return true;
     }
+    // Only the types asked about are parsed (QUERY, GTID, ANONYMOUS_GTID).
+    if ![2, 33, 34].contains(&t) {
+        return false;
+    }
     match ev.read_data() {
         Ok(Some(EventData::GtidEvent(_) | EventData::AnonymousGtidEvent(_))) => true,
         Ok(Some(EventData::QueryEvent(q))) => {

@@ -23,6 +23,14 @@ pub enum ProjectError {
         /// What is wrong.
         message: String,
     },
+    /// The precheck found problems that stop the project.
+    #[error("{}: precheck failed (fix it, or start anyway with `obsync run --skip-precheck`):{}", file.display(), Failures(.failures))]
+    Precheck {
+        /// The project file.
+        file: PathBuf,
+        /// Each failed check: name, what was found, the fix.
+        failures: Vec<(String, String, String)>,
+    },
     /// Reading the binlog failed.
     #[error(transparent)]
     Source(#[from] SourceError),
@@ -74,12 +82,29 @@ pub enum RunError {
     /// The RocketMQ client could not start.
     #[error(transparent)]
     Sink(SinkError),
+    /// The HTTP listener could not start.
+    #[error(transparent)]
+    Http(crate::http::HttpError),
     /// No project could be started.
     #[error("no project could be started:\n{}", Lines(.0))]
     NotStarted(Vec<ProjectError>),
     /// Every started project failed (only without hot reload; see the log for each error).
     #[error("every project failed; see the log for each project's error")]
     AllFailed(Vec<ProjectError>),
+}
+
+struct Failures<'a>(&'a [(String, String, String)]);
+
+impl fmt::Display for Failures<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, detail, fix) in self.0 {
+            write!(f, "\n  FAIL {name}: {detail}")?;
+            if !fix.is_empty() {
+                write!(f, " -> {fix}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 struct Lines<'a>(&'a [ProjectError]);

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::error::ProjectError;
 use super::project::ProjectRunner;
+use crate::alerts::AlertRules;
 use crate::checkpoint::CheckpointStore;
 use crate::config::{DataSources, LoadedProject, ProjectConfig, load_file};
 use crate::status::{ProjectState, StatusBoard};
@@ -33,6 +34,39 @@ pub struct FleetContext {
     pub status: StatusBoard,
     /// The directory of pause markers (`<data-dir>/control/paused/<project>`).
     pub paused_dir: PathBuf,
+    /// The alert settings of the projects.
+    pub alerts: AlertRules,
+    /// Whether a project must pass the precheck to start.
+    pub precheck: bool,
+}
+
+/// A just-stopped stream of the same project (or of a killed agent) may stay registered on the
+/// source for a few heartbeats; a `source.server_id` failure is checked again for this long.
+const SERVER_ID_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs the precheck of a project about to start; returns the failed checks.
+async fn precheck_failures(ctx: &FleetContext, p: &LoadedProject) -> Vec<(String, String, String)> {
+    use crate::precheck::{Outcome, run_checks_resuming};
+    let checkpoint = ctx.store.load(&p.config.name).ok().flatten();
+    let deadline = tokio::time::Instant::now() + SERVER_ID_GRACE;
+    loop {
+        let checks =
+            run_checks_resuming(p, &ctx.engine, ctx.runtime.clone(), checkpoint.as_ref()).await;
+        for c in checks.iter().filter(|c| c.outcome == Outcome::Warn) {
+            tracing::warn!(project = %p.config.name, check = %c.name, fix = %c.fix, "precheck warning: {}", c.detail);
+        }
+        let failed: Vec<(String, String, String)> = checks
+            .into_iter()
+            .filter(|c| c.outcome == Outcome::Fail)
+            .map(|c| (c.name, c.detail, c.fix))
+            .collect();
+        let only_server_id = !failed.is_empty() && failed.iter().all(|f| f.0 == "source.server_id");
+        if !only_server_id || tokio::time::Instant::now() >= deadline {
+            return failed;
+        }
+        tracing::info!(project = %p.config.name, "server id still registered on the source; checking again");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }
 
 impl FleetContext {
@@ -103,6 +137,7 @@ impl Fleet {
         let fingerprint = fingerprint(&p);
         let source = source_identity(&p.config);
         let file = p.path.clone();
+        ctx.alerts.set(&name, p.config.alerts.clone());
         let (stop, stop_rx) = watch::channel(false);
         let mut entry = Running {
             file,
@@ -133,6 +168,22 @@ impl Fleet {
             s.state = ProjectState::Starting;
             s.last_error = None;
         });
+        if ctx.precheck {
+            let failures = precheck_failures(ctx, &p).await;
+            if !failures.is_empty() {
+                let e = ProjectError::Precheck {
+                    file: p.path.clone(),
+                    failures,
+                };
+                tracing::error!(project = %name, error = %e, "project not started");
+                ctx.status.update(&name, |s| {
+                    s.state = ProjectState::Failed;
+                    s.last_error = Some(e.to_string());
+                });
+                self.projects.insert(name, entry);
+                return Err(e);
+            }
+        }
         let result = ProjectRunner::prepare(
             p,
             &ctx.engine,
@@ -254,6 +305,7 @@ impl Fleet {
             tracing::info!(project = %name, "project file removed; stopping (its checkpoint is kept)");
             self.stop(&name, &ctx.status).await;
             ctx.status.set_state(&name, ProjectState::Stopped);
+            ctx.alerts.remove(&name);
         }
         // New and changed projects.
         for p in valid {

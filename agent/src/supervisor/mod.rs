@@ -21,8 +21,10 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::alerts::AlertRules;
 use crate::checkpoint::CheckpointStore;
 use crate::config::load_dir;
+use crate::http::HttpServer;
 use crate::sink::RocketMqClient;
 use crate::status::StatusBoard;
 use crate::wasm::WasmEngine;
@@ -75,7 +77,18 @@ pub struct RunOptions {
     pub status: StatusBoard,
     /// Whether the config directory is watched for changes (hot reload).
     pub watch: bool,
+    /// Where the HTTP listener (health, metrics, API, status page) binds; `None`: no listener.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Whether a project must pass the precheck to start (`obsync run --skip-precheck` turns it
+    /// off).
+    pub precheck: bool,
 }
+
+/// The address the HTTP listener bound, written at start: `<data-dir>/listen.addr`.
+pub const LISTEN_FILE: &str = "listen.addr";
+
+/// How often the metrics history (rates, status page chart) is sampled.
+const SAMPLE_EVERY: Duration = Duration::from_secs(2);
 
 /// Returns a future that resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are installed
 /// when this is called (inside a Tokio runtime), so a signal that arrives before the future is
@@ -126,6 +139,28 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         CheckpointStore::open(&opts.data_dir.join("checkpoints")).map_err(RunError::Checkpoint)?;
     let engine =
         WasmEngine::new(Some(&opts.data_dir.join("module-cache"))).map_err(RunError::Wasm)?;
+    // The listener comes first, so health and status answer while projects start.
+    let http = match opts.listen {
+        Some(addr) => {
+            let server = HttpServer::bind(addr, opts.status.clone())
+                .await
+                .map_err(RunError::Http)?;
+            if let Some(bound) = server.local_addr() {
+                tracing::info!(addr = %bound, "HTTP listener: /healthz /readyz /metrics /api/projects and the status page");
+                let file = opts.data_dir.join(LISTEN_FILE);
+                if let Err(e) = std::fs::write(&file, format!("{bound}\n")) {
+                    tracing::warn!(file = %file.display(), error = %e, "cannot write the listener address");
+                }
+            }
+            Some(AbortOnDrop(tokio::spawn(server.serve())))
+        }
+        None => None,
+    };
+    let alert_rules = AlertRules::default();
+    let _alerts = AbortOnDrop(tokio::spawn(crate::alerts::run(
+        opts.status.clone(),
+        alert_rules.clone(),
+    )));
     let client = RocketMqClient::start().map_err(RunError::Sink)?;
     let paused_dir = opts.data_dir.join(PAUSED_DIR);
     std::fs::create_dir_all(&paused_dir).map_err(|e| RunError::DataDir {
@@ -138,6 +173,8 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         store: store.clone(),
         status: opts.status.clone(),
         paused_dir: paused_dir.clone(),
+        alerts: alert_rules,
+        precheck: opts.precheck,
     };
     let mut fleet = Fleet::default();
     let mut start_errors = Vec::new();
@@ -186,6 +223,7 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
                 if let Err(e) = store.flush().await {
                     tracing::error!(error = %e, "checkpoint flush failed");
                 }
+                opts.status.sample(SAMPLE_EVERY);
                 let version = opts.status.version();
                 if version != status_written {
                     match opts.status.write_json(&status_file) {
@@ -214,5 +252,15 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         tracing::warn!(file = %status_file.display(), error = %e, "cannot write the status file");
     }
     client.shutdown().await;
+    drop(http);
     result
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use obsync_sdk::{ChangeKind, FormatOptions, ModuleKind};
@@ -17,12 +18,13 @@ use crate::checkpoint::Position;
 use crate::config::ModuleLimitsConfig;
 use crate::config::{LoadedProject, ProjectConfig};
 use crate::filter::RowFilter;
+use crate::metrics::{ProjectMetrics, kind_index};
 use crate::route::Router;
 use crate::schema::catalog;
 use crate::sink::queue::queue_for_key;
-use crate::sink::{Outgoing, Pipeline, RocketMqSink, SinkError, Window};
+use crate::sink::{Acked, Outgoing, Pipeline, RocketMqSink, SinkError, Window};
 use crate::source::{BinlogReader, SourceEvent, SourceOptions, position_at};
-use crate::status::{ProjectState, StatusBoard};
+use crate::status::{ModuleInfo, ObjectInfo, ProjectInfo, ProjectState, StatusBoard};
 use crate::wasm::{ModuleInstance, WasmEngine, load_spec};
 
 /// Rows collected before a format call and send, also inside one transaction (bounds memory).
@@ -34,6 +36,8 @@ const FLUSH_ROWS: usize = 256;
 const FLUSH_DELAY: Duration = Duration::from_millis(5);
 /// Commits pending in one batch at most (each is a checkpoint candidate).
 const MAX_PENDING_COMMITS: usize = 1024;
+/// How long a lost source waits for the messages in flight before reconnecting.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest wait between reconnect attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -55,7 +59,8 @@ pub struct ProjectRunner {
     filters: Vec<ModuleInstance>,
     sink: Arc<RocketMqSink>,
     /// Acknowledgements of the current pipeline already counted in the status.
-    acked_seen: u64,
+    acked_seen: Acked,
+    metrics: Arc<ProjectMetrics>,
     store: CheckpointStore,
     options: FormatOptions,
     tag: String,
@@ -162,6 +167,33 @@ impl ProjectRunner {
             utc_offset_seconds: utc_offset,
         };
         let tag = format!("{}_tag", config.target.tag);
+        let module_info = |kind: &str, m: &ModuleInstance| ModuleInfo {
+            kind: kind.to_string(),
+            name: m.module_name().to_string(),
+            version: m.module_version().to_string(),
+        };
+        let info = ProjectInfo {
+            file: file.display().to_string(),
+            source: format!("{}:{}", config.source.host, config.source.port),
+            name_server: config.target.name_server.clone(),
+            objects: config
+                .objects
+                .iter()
+                .map(|o| ObjectInfo {
+                    database: o.database.clone(),
+                    table: o.table.clone(),
+                    topic: o.topic.clone(),
+                    row_filter: o.row_filter.clone(),
+                })
+                .collect(),
+            modules: filters
+                .iter()
+                .map(|f| module_info("filter", f))
+                .chain(std::iter::once(module_info("format", &format)))
+                .collect(),
+        };
+        status.update(&config.name, |s| s.info = Some(info));
+        let metrics = status.metrics(&config.name);
         tracing::info!(project = %config.name, file = %file.display(), ?flavor, "project prepared");
         Ok(ProjectRunner {
             file,
@@ -171,7 +203,8 @@ impl ProjectRunner {
             format,
             filters,
             sink: Arc::new(sink),
-            acked_seen: 0,
+            acked_seen: Acked::default(),
+            metrics,
             store,
             options,
             tag,
@@ -186,6 +219,8 @@ impl ProjectRunner {
             match self.stream_once(&mut stop).await {
                 Ok(()) => break Ok(()),
                 Err(e) if e.is_retryable() => {
+                    self.metrics.retries.fetch_add(1, Relaxed);
+                    self.metrics.errors.fetch_add(1, Relaxed);
                     self.status.update(&self.config.name, |s| {
                         s.state = ProjectState::Retrying;
                         s.last_error = Some(e.to_string());
@@ -197,7 +232,10 @@ impl ProjectRunner {
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
-                Err(e) => break Err(e),
+                Err(e) => {
+                    self.metrics.errors.fetch_add(1, Relaxed);
+                    break Err(e);
+                }
             }
         };
         let final_state = if result.is_ok() {
@@ -232,7 +270,10 @@ impl ProjectRunner {
         // Routes are read again at every (re)start: a changed queue count is used from this
         // position on (nothing is in flight now).
         self.refresh_routes().await?;
-        let (mut reader, start) = BinlogReader::start(self.source.clone(), saved).await?;
+        let schemas = self.store.schema_tree(&name)?;
+        let databases = self.router.databases();
+        let (mut reader, start) =
+            BinlogReader::start(self.source.clone(), saved, Some(schemas), &databases).await?;
         if !resumed {
             // Remember "now" at once, so a restart before the first commit does not skip rows.
             self.store.store(&name, &start)?;
@@ -250,11 +291,15 @@ impl ProjectRunner {
             bytes: self.config.target.in_flight_mb << 20,
         };
         let mut pipeline = Pipeline::new(self.sink.clone(), window);
-        self.acked_seen = 0;
+        self.acked_seen = Acked::default();
         let mut batch = PendingBatch::default();
         // Commits whose rows are in `batch` (marked once the batch is submitted).
         let mut commits: Vec<Position> = Vec::new();
         let mut deadline: Option<tokio::time::Instant> = None;
+        // Rows of a transaction whose commit is not read yet are in `batch`: a timed flush then
+        // waits for the commit, so what is sent always ends at a commit (nothing sent twice when
+        // the stream restarts from the checkpoint).
+        let mut open_txn = false;
         loop {
             let woke = tokio::select! {
                 biased;
@@ -266,7 +311,9 @@ impl ProjectRunner {
             let event = match woke {
                 Wake::Stop => break,
                 Wake::Deadline => {
-                    self.flush(&mut batch, &mut commits, &mut pipeline).await?;
+                    if !open_txn {
+                        self.flush(&mut batch, &mut commits, &mut pipeline).await?;
+                    }
                     deadline = None;
                     self.advance(&mut pipeline)?;
                     continue;
@@ -275,7 +322,20 @@ impl ProjectRunner {
                     self.advance(&mut pipeline)?;
                     continue;
                 }
-                Wake::Event(ev) => ev?,
+                Wake::Event(ev) => {
+                    self.metrics
+                        .binlog_bytes
+                        .fetch_add(reader.take_bytes_read(), Relaxed);
+                    match ev {
+                        Ok(ev) => ev,
+                        Err(e) => {
+                            if e.is_retryable() {
+                                self.settle(&mut pipeline).await;
+                            }
+                            return Err(e.into());
+                        }
+                    }
+                }
             };
             match event {
                 SourceEvent::Rows(chunk) => {
@@ -286,15 +346,22 @@ impl ProjectRunner {
                     else {
                         continue;
                     };
+                    self.metrics.read_rows(
+                        chunk.kind,
+                        chunk.rows.len(),
+                        u64::from(chunk.event_bytes),
+                    );
                     let unique_key = self
                         .router
                         .unique_key(&chunk.table.database, &chunk.table.table);
                     batch.push(chunk, target, unique_key, self.options.utc_offset_seconds)?;
+                    open_txn = true;
                     if batch.len() >= MAX_BATCH_ROWS {
                         self.flush(&mut batch, &mut commits, &mut pipeline).await?;
                     }
                 }
                 SourceEvent::Commit(position) => {
+                    open_txn = false;
                     commits.push(position);
                     if batch.len() >= FLUSH_ROWS || commits.len() >= MAX_PENDING_COMMITS {
                         self.flush(&mut batch, &mut commits, &mut pipeline).await?;
@@ -304,18 +371,47 @@ impl ProjectRunner {
                     }
                 }
                 SourceEvent::Heartbeat => {
-                    self.flush(&mut batch, &mut commits, &mut pipeline).await?;
+                    if !open_txn {
+                        self.flush(&mut batch, &mut commits, &mut pipeline).await?;
+                    }
                     deadline = None;
+                    self.advance(&mut pipeline)?;
+                    if !open_txn && pipeline.in_flight().0 == 0 {
+                        // The source is idle and everything read was delivered.
+                        self.metrics.caught_up();
+                    }
                 }
             }
             self.advance(&mut pipeline)?;
         }
-        // Stopping: send what is pending and wait for it, so the checkpoint is as fresh as can be.
-        self.flush(&mut batch, &mut commits, &mut pipeline).await?;
+        // Stopping: send what is pending up to the last commit and wait for it, so the checkpoint
+        // is as fresh as can be; the rows of an open transaction are read again after the restart.
+        if !open_txn {
+            self.flush(&mut batch, &mut commits, &mut pipeline).await?;
+        }
         pipeline.drain().await?;
         self.advance(&mut pipeline)?;
         reader.close().await;
         Ok(())
+    }
+
+    /// The source failed but the broker did not: lets what is in flight land (for at most
+    /// [`SETTLE_TIMEOUT`]) and checkpoints it, so the reconnect re-sends nothing already
+    /// delivered. Rows not yet submitted are read again after the reconnect.
+    async fn settle(&mut self, pipeline: &mut Pipeline) {
+        match tokio::time::timeout(SETTLE_TIMEOUT, pipeline.drain()).await {
+            Ok(Ok(())) => {
+                if let Err(e) = self.advance(pipeline) {
+                    tracing::warn!(project = %self.config.name, error = %e, "cannot checkpoint before reconnecting");
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(project = %self.config.name, error = %e, "in-flight messages failed while the source was lost; they are sent again")
+            }
+            Err(_) => {
+                tracing::warn!(project = %self.config.name, "in-flight messages not acknowledged in time while the source was lost; they are sent again")
+            }
+        }
     }
 
     /// Reads every topic's route again. The previous pipeline's lanes were aborted when it was
@@ -349,12 +445,23 @@ impl ProjectRunner {
     fn advance(&mut self, pipeline: &mut Pipeline) -> Result<(), ProjectError> {
         let (in_flight, _) = pipeline.in_flight();
         let acked = pipeline.acked();
-        let new = acked.saturating_sub(self.acked_seen);
-        self.acked_seen = acked;
-        let position = pipeline.take_safe_position()?;
-        if let Some(p) = &position {
-            self.store.store(&self.config.name, p)?;
+        let new = acked.total().saturating_sub(self.acked_seen.total());
+        for k in 0..3 {
+            self.metrics.sent(
+                k,
+                acked.messages[k].saturating_sub(self.acked_seen.messages[k]),
+                acked.bytes[k].saturating_sub(self.acked_seen.bytes[k]),
+            );
         }
+        self.acked_seen = acked;
+        self.metrics.in_flight.store(in_flight as u64, Relaxed);
+        let released = pipeline.take_safe_position()?;
+        if let Some(r) = &released {
+            self.store.store(&self.config.name, &r.position)?;
+            self.metrics
+                .checkpointed(r.position.timestamp, r.oldest_timestamp);
+        }
+        let position = released.map(|r| r.position);
         if position.is_some() || new > 0 {
             self.status.update(&self.config.name, |s| {
                 if let Some(p) = position {
@@ -396,7 +503,9 @@ impl ProjectRunner {
             .unwrap_or(0);
         let mut taken = batch.take(&self.options);
         for filter in &mut self.filters {
+            let started = std::time::Instant::now();
             let decisions = tokio::task::block_in_place(|| filter.filter(&taken.batch))?;
+            self.metrics.module_call(true, started.elapsed());
             taken.apply(decisions.decisions);
             if taken.batch.rows.is_empty() {
                 break;
@@ -405,7 +514,10 @@ impl ProjectRunner {
         let output = if taken.batch.rows.is_empty() {
             obsync_sdk::FormatOutput::default()
         } else {
-            tokio::task::block_in_place(|| self.format.format(&taken.batch))?
+            let started = std::time::Instant::now();
+            let output = tokio::task::block_in_place(|| self.format.format(&taken.batch))?;
+            self.metrics.module_call(false, started.elapsed());
+            output
         };
         let mut outgoing = Vec::with_capacity(output.messages.len());
         for m in output.messages {
@@ -446,6 +558,7 @@ impl ProjectRunner {
                 topic: route.topic.clone(),
                 queue,
                 bytes,
+                kind: kind_index(row.kind),
                 message,
             });
         }

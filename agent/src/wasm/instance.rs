@@ -6,6 +6,7 @@ use obsync_sdk::abi::{GuestResult, decode, encode};
 use obsync_sdk::{
     ABI_VERSION, FilterDecision, FilterOutput, FormatBatch, FormatOutput, ModuleKind,
 };
+use sha2::Digest;
 use wasmtime::{
     Caller, ExternType, InstancePre, Linker, Memory, Store, StoreLimits, StoreLimitsBuilder,
     TypedFunc,
@@ -22,6 +23,8 @@ pub struct GuestState {
 /// A validated, pre-instantiated module.
 pub struct LoadedModule {
     name: Arc<str>,
+    /// `abi N, sha256 <first 12 hex digits of the module bytes>`.
+    version: String,
     kind: ModuleKind,
     pre: InstancePre<GuestState>,
     limits: ModuleLimits,
@@ -77,8 +80,14 @@ impl LoadedModule {
             .instantiate_pre(&module)
             .map_err(|e| abi(format!("cannot link: {e:#}")))?;
         let name: Arc<str> = Arc::from(name);
+        let digest: String = sha2::Sha256::digest(bytes)
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let mut loaded = LoadedModule {
             name: name.clone(),
+            version: format!("abi {ABI_VERSION}, sha256 {digest}"),
             kind: ModuleKind::Format,
             pre,
             limits,
@@ -107,6 +116,11 @@ impl LoadedModule {
     /// Returns the module's name (the built-in format name or the file path).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Returns the module's version: its ABI version and a digest of its bytes.
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     /// Returns the module's kind.
@@ -211,6 +225,11 @@ impl ModuleInstance {
     /// Returns the module's name.
     pub fn module_name(&self) -> &str {
         self.module.name()
+    }
+
+    /// Returns the module's version (ABI version and digest).
+    pub fn module_version(&self) -> &str {
+        self.module.version()
     }
 
     fn start(&self) -> Result<Live, WasmError> {

@@ -100,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
         .arg("--data-dir")
         .arg(data.path())
         .env("RUST_LOG", "warn")
+        .env("OBSYNC_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::null())
         .spawn()?;
     let pid = child.id();

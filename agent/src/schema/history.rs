@@ -1,0 +1,160 @@
+//! Versioned table schemas for sources whose table maps carry no column names: each version is
+//! stored in sled under its table and the binlog position from which it holds, so a stream that
+//! resumes at position P decodes with the versions current at P, also after a restart.
+//!
+//! Invariants: versions come from DDL seen in stream order ([`super::ddl`]) or from
+//! `information_schema` read when a table map needed it; a dropped table is a version too
+//! (`None`); a table this history cannot follow is forgotten (read again from the catalog, where
+//! a mismatch with the binlog stops the project instead of mislabelling columns).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::catalog::CatalogTable;
+use super::ddl::Name;
+
+/// A position in the binlog: file name and offset (file names of one server sort in order).
+pub type At<'a> = (&'a str, u64);
+
+/// The schema versions of one project.
+#[derive(Default)]
+pub struct SchemaHistory {
+    tree: Option<sled::Tree>,
+    current: HashMap<Name, Option<Arc<CatalogTable>>>,
+}
+
+/// The history could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("schema history: {0}")]
+pub struct HistoryError(String);
+
+fn prefix(name: &Name) -> Vec<u8> {
+    let mut k = Vec::with_capacity(name.0.len() + name.1.len() + 2);
+    k.extend_from_slice(name.0.as_bytes());
+    k.push(0);
+    k.extend_from_slice(name.1.as_bytes());
+    k.push(0);
+    k
+}
+
+fn key(name: &Name, at: At<'_>) -> Vec<u8> {
+    let mut k = prefix(name);
+    k.extend_from_slice(at.0.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&at.1.to_be_bytes());
+    k
+}
+
+/// Splits a key into its name and position.
+fn split(k: &[u8]) -> Option<(Name, String, u64)> {
+    let mut parts = k.splitn(4, |b| *b == 0);
+    let db = std::str::from_utf8(parts.next()?).ok()?.to_string();
+    let table = std::str::from_utf8(parts.next()?).ok()?.to_string();
+    let file = std::str::from_utf8(parts.next()?).ok()?.to_string();
+    let offset = u64::from_be_bytes(parts.next()?.try_into().ok()?);
+    Some(((db, table), file, offset))
+}
+
+impl SchemaHistory {
+    /// Loads, from `tree`, the version of every table current at `at` (the newest at or before).
+    pub fn load(tree: Option<sled::Tree>, at: At<'_>) -> Result<Self, HistoryError> {
+        let mut current: HashMap<Name, (String, u64, Option<Arc<CatalogTable>>)> = HashMap::new();
+        if let Some(t) = &tree {
+            for entry in t.iter() {
+                let (k, v) = entry.map_err(|e| HistoryError(e.to_string()))?;
+                let Some((name, file, offset)) = split(&k) else {
+                    continue;
+                };
+                if (file.as_str(), offset) > at {
+                    continue;
+                }
+                let table: Option<CatalogTable> = serde_json::from_slice(&v)
+                    .map_err(|e| HistoryError(format!("`{}`.`{}`: {e}", name.0, name.1)))?;
+                let newer = current
+                    .get(&name)
+                    .is_none_or(|(f, o, _)| (f.as_str(), *o) <= (file.as_str(), offset));
+                if newer {
+                    current.insert(name, (file, offset, table.map(Arc::new)));
+                }
+            }
+        }
+        Ok(SchemaHistory {
+            tree,
+            current: current.into_iter().map(|(n, (_, _, t))| (n, t)).collect(),
+        })
+    }
+
+    /// The current version of a table: `Some(None)` when it is known to be dropped, `None` when
+    /// it is unknown.
+    pub fn get(&self, name: &Name) -> Option<Option<Arc<CatalogTable>>> {
+        self.current.get(name).cloned()
+    }
+
+    /// Records a table's version from `at` on (`None`: dropped).
+    pub fn set(
+        &mut self,
+        name: Name,
+        table: Option<CatalogTable>,
+        at: At<'_>,
+    ) -> Result<(), HistoryError> {
+        if let Some(t) = &self.tree {
+            let bytes = serde_json::to_vec(&table).map_err(|e| HistoryError(e.to_string()))?;
+            t.insert(key(&name, at), bytes)
+                .map_err(|e| HistoryError(e.to_string()))?;
+        }
+        self.current.insert(name, table.map(Arc::new));
+        Ok(())
+    }
+
+    /// Forgets a table (it is read from the catalog when next needed).
+    pub fn forget(&mut self, name: &Name) {
+        self.current.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::catalog::CatalogColumn;
+
+    fn table(cols: &[&str]) -> CatalogTable {
+        CatalogTable {
+            columns: cols
+                .iter()
+                .map(|c| CatalogColumn {
+                    name: c.to_string(),
+                    data_type: "int".into(),
+                    column_type: "int".into(),
+                    nullable: true,
+                    collation_id: 0,
+                })
+                .collect(),
+            primary_key: vec![0],
+        }
+    }
+
+    #[test]
+    fn versions_are_read_back_as_of_a_position() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("schemas/p").unwrap();
+        let t: Name = ("d".into(), "订单".into());
+        let mut h = SchemaHistory::load(Some(tree.clone()), ("b.000001", 4)).unwrap();
+        h.set(t.clone(), Some(table(&["id"])), ("b.000001", 100))
+            .unwrap();
+        h.set(t.clone(), Some(table(&["id", "a"])), ("b.000001", 900))
+            .unwrap();
+        h.set(t.clone(), None, ("b.000002", 50)).unwrap();
+        let names = |at| {
+            SchemaHistory::load(Some(tree.clone()), at)
+                .unwrap()
+                .get(&t)
+                .map(|v| v.map(|x| x.columns.len()))
+        };
+        assert_eq!(names(("b.000001", 99)), None);
+        assert_eq!(names(("b.000001", 100)), Some(Some(1)));
+        assert_eq!(names(("b.000001", 5000)), Some(Some(2)));
+        assert_eq!(names(("b.000003", 4)), Some(None));
+        h.forget(&t);
+        assert_eq!(h.get(&t), None);
+    }
+}
