@@ -6,6 +6,10 @@
 //! Run through `BENCH_DECODE=1 scripts/bench.sh`, which writes 1M wide (32 columns) and 1M narrow
 //! rows into the private MariaDB and passes their binlog files in `OBSYNC_DECODE_BINLOGS`
 //! (colon-separated) and the tables in `OBSYNC_DECODE_TABLES` (`db.table` comma-separated).
+//!
+//! For the first table it also times the project's row path without the sink: decode, batch
+//! (routing, dedupe keys, 1,024-row batches) and the Default format, once as the embedded WASM
+//! module and once compiled natively into the host.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -14,9 +18,21 @@ use std::time::{Duration, Instant};
 use mysql_common::binlog::EventStreamReader;
 use mysql_common::binlog::consts::BinlogVersion;
 use mysql_common::binlog::events::{Event, EventData};
+use std::sync::Arc;
+
+use mysql_common::binlog::events::RowsEventData;
+use obsync::config::{KeyChange, ObjectConfig};
+use obsync::route::Router;
 use obsync::schema::{SourceTable, from_table_map};
+use obsync::source::RowsChunk;
 use obsync::source::decode::decode_rows;
 use obsync::source::parsed_data;
+use obsync::supervisor::batch::PendingBatch;
+use obsync::wasm::{LoadedModule, ModuleInstance, ModuleLimits, WasmEngine, builtin_format};
+use obsync_sdk::{ChangeKind, FormatBatch, FormatOptions, ModuleKind};
+
+/// Rows per module call, as the project's flushes make them under load.
+const BATCH_ROWS: usize = 1024;
 
 /// Every event of the files, framed and read (checksums verified).
 fn events(files: &[Vec<u8>]) -> (Vec<Event>, u64, Duration) {
@@ -89,6 +105,88 @@ fn ours(events: &[Event], wanted: &(String, String)) -> (u64, Duration) {
             _ => {}
         }
     }
+    (rows, started.elapsed())
+}
+
+/// Decode, batch and format (`format` returns the body bytes it made): the project's row path
+/// without the sink.
+fn formatted(
+    events: &[Event],
+    wanted: &(String, String),
+    format: &mut dyn FnMut(&FormatBatch) -> usize,
+) -> (u64, Duration) {
+    let started = Instant::now();
+    let router = Router::new(
+        &[ObjectConfig::new(&wanted.0, &wanted.1, "bench")],
+        KeyChange::default(),
+    )
+    .expect("router");
+    let target = router.route(&wanted.0, &wanted.1).expect("route");
+    let options = FormatOptions {
+        db_type: "MYSQL".into(),
+        ..FormatOptions::default()
+    };
+    let transaction_id: Arc<str> = Arc::from("0-1-1");
+    let position: Arc<str> = Arc::from("mariadb-bin.000001:4");
+    let mut tables: HashMap<u64, (Vec<u8>, Arc<SourceTable>)> = HashMap::new();
+    let mut batch = PendingBatch::default();
+    let (mut rows, mut bytes, mut index) = (0u64, 0usize, 0u32);
+    for ev in events {
+        match parsed_data(ev) {
+            Ok(Some(EventData::TableMapEvent(tme))) => {
+                let fresh = tables
+                    .get(&tme.table_id())
+                    .is_none_or(|(raw, _)| raw.as_slice() != ev.data());
+                if fresh
+                    && (tme.database_name(), tme.table_name())
+                        == (wanted.0.as_str().into(), wanted.1.as_str().into())
+                    && let Ok(t) = from_table_map(&tme)
+                {
+                    tables.insert(tme.table_id(), (ev.data().to_vec(), Arc::new(t)));
+                }
+            }
+            Ok(Some(EventData::RowsEvent(re))) => {
+                let Some((_, t)) = tables.get(&re.table_id()) else {
+                    continue;
+                };
+                let Ok(decoded) = decode_rows(&re, t) else {
+                    continue;
+                };
+                let kind = match re {
+                    RowsEventData::WriteRowsEventV1(_) | RowsEventData::WriteRowsEvent(_) => {
+                        ChangeKind::Insert
+                    }
+                    RowsEventData::DeleteRowsEventV1(_) | RowsEventData::DeleteRowsEvent(_) => {
+                        ChangeKind::Delete
+                    }
+                    _ => ChangeKind::Update,
+                };
+                rows += decoded.len() as u64;
+                let first_index = index;
+                index = index.wrapping_add(decoded.len() as u32);
+                let chunk = RowsChunk {
+                    table: t.clone(),
+                    kind,
+                    rows: decoded,
+                    timestamp: ev.header().timestamp(),
+                    transaction_id: transaction_id.clone(),
+                    first_index,
+                    position: position.clone(),
+                    server_id: 1,
+                    event_bytes: ev.data().len() as u32,
+                };
+                batch.push(chunk, target, None, 0).expect("batch");
+                if batch.len() >= BATCH_ROWS {
+                    bytes += format(&batch.take(&options).batch);
+                }
+            }
+            _ => {}
+        }
+    }
+    if !batch.is_empty() {
+        bytes += format(&batch.take(&options).batch);
+    }
+    black_box(bytes);
     (rows, started.elapsed())
 }
 
@@ -183,4 +281,34 @@ fn main() {
             }
         );
     }
+    let Some((db, table)) = tables.split(',').next().and_then(|s| s.split_once('.')) else {
+        return;
+    };
+    let wanted = (db.to_string(), table.to_string());
+    let engine = WasmEngine::new(None).expect("engine");
+    let module = LoadedModule::load(
+        &engine,
+        "default",
+        builtin_format("default").expect("built-in"),
+        ModuleLimits::default(),
+    )
+    .expect("module");
+    let mut instance = ModuleInstance::new(module, ModuleKind::Format).expect("instance");
+    let mut wasm = |b: &FormatBatch| -> usize {
+        let out = instance.format(b).expect("wasm format");
+        out.messages.iter().map(|m| m.body.len()).sum()
+    };
+    let mut native = |b: &FormatBatch| -> usize {
+        let out = obsync_format_default::format_batch(b).expect("native format");
+        out.messages.iter().map(|m| m.body.len()).sum()
+    };
+    let (n, t_native) = formatted(&events, &wanted, &mut native);
+    let (_, t_wasm) = formatted(&events, &wanted, &mut wasm);
+    let native_rate = n as f64 / t_native.as_secs_f64();
+    let wasm_rate = n as f64 / t_wasm.as_secs_f64();
+    println!(
+        "decode + batch + Default format, {db}.{table} ({n} rows, {BATCH_ROWS}-row batches): \
+         native {native_rate:.0} rows/s, WASM {wasm_rate:.0} rows/s, WASM / native {:.2}",
+        wasm_rate / native_rate
+    );
 }

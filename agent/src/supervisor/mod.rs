@@ -5,7 +5,7 @@
 //! error only when no project could be started or every started project failed; on shutdown every
 //! project finishes the batch it is sending, then checkpoints are flushed, then the client stops.
 
-mod batch;
+pub mod batch;
 mod error;
 mod fleet;
 mod project;
