@@ -5,6 +5,20 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// One malloc arena: under load glibc's per-thread arenas kept about twice the live heap resident
+/// (peak RSS 148 MiB with the default, 83 MiB with one arena, same speed, end to end at 1M rows;
+/// mimalloc measured worse: 145 MiB idle). `MALLOC_ARENA_MAX` in the environment still wins.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter; called first thing in `main`,
+        // before any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
+        }
+    }
+}
+
 /// Streams row changes from OceanBase, MySQL or MariaDB to RocketMQ.
 #[derive(Parser)]
 #[command(name = "obsync", version, about)]
@@ -106,6 +120,8 @@ enum ProjectAction {
 }
 
 fn main() -> ExitCode {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    limit_malloc_arenas();
     let cli = Cli::parse();
     obsync::telemetry::init(cli.log_format);
     match cli.command {

@@ -124,14 +124,15 @@ pub struct TargetConfig {
     pub in_flight_mb: usize,
 }
 
-/// 16384 messages in flight: every queue of a few topics busy, duplicates after a crash bounded.
+/// 4096 messages in flight: every lane busy with a batch and the next one ready (a larger window
+/// bought 5% speed for 20 MiB more RSS per burst, BENCHMARKS.md), duplicates after a crash bounded.
 fn default_in_flight_messages() -> usize {
-    16_384
+    4096
 }
 
-/// 64 MiB in flight.
+/// 16 MiB of bodies in flight: the message bound comes first below 4 KiB per message.
 fn default_in_flight_mb() -> usize {
-    64
+    16
 }
 
 /// OMS default partition rule.
