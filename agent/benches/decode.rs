@@ -11,16 +11,16 @@
 //! (routing, dedupe keys, 1,024-row batches) and the Default format, once as the embedded WASM
 //! module and once compiled natively into the host.
 
+mod common;
+
 use std::collections::HashMap;
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql_common::binlog::EventStreamReader;
 use mysql_common::binlog::consts::BinlogVersion;
-use mysql_common::binlog::events::{Event, EventData};
-use std::sync::Arc;
-
-use mysql_common::binlog::events::RowsEventData;
+use mysql_common::binlog::events::{Event, EventData, RowsEventData, TableMapEvent};
 use obsync::config::{KeyChange, ObjectConfig};
 use obsync::route::Router;
 use obsync::schema::{SourceTable, from_table_map};
@@ -28,8 +28,7 @@ use obsync::source::RowsChunk;
 use obsync::source::decode::decode_rows;
 use obsync::source::parsed_data;
 use obsync::supervisor::batch::PendingBatch;
-use obsync::wasm::{LoadedModule, ModuleInstance, ModuleLimits, WasmEngine, builtin_format};
-use obsync_sdk::{ChangeKind, FormatBatch, FormatOptions, ModuleKind};
+use obsync_sdk::{ChangeKind, FormatBatch, FormatOptions};
 
 /// Rows per module call, as the project's flushes make them under load.
 const BATCH_ROWS: usize = 1024;
@@ -75,25 +74,32 @@ fn table_ids(events: &[Event]) -> HashMap<u64, (String, String)> {
     ids
 }
 
+/// Schemas by table id, with the table map event they came from.
+type Tables = HashMap<u64, (Vec<u8>, Arc<SourceTable>)>;
+
+/// Caches the schema of a table map of the wanted table, once per distinct table map (the
+/// reader's cache).
+fn remember(tables: &mut Tables, ev: &Event, tme: &TableMapEvent<'_>, wanted: &(String, String)) {
+    let fresh = tables
+        .get(&tme.table_id())
+        .is_none_or(|(raw, _)| raw.as_slice() != ev.data());
+    if fresh
+        && (tme.database_name(), tme.table_name())
+            == (wanted.0.as_str().into(), wanted.1.as_str().into())
+        && let Ok(t) = from_table_map(tme)
+    {
+        tables.insert(tme.table_id(), (ev.data().to_vec(), Arc::new(t)));
+    }
+}
+
 /// Ours: the reader's path (schema cached per table map, our row decoder).
 fn ours(events: &[Event], wanted: &(String, String)) -> (u64, Duration) {
     let started = Instant::now();
-    let mut tables: HashMap<u64, (Vec<u8>, SourceTable)> = HashMap::new();
+    let mut tables = Tables::new();
     let mut rows = 0u64;
     for ev in events {
         match parsed_data(ev) {
-            Ok(Some(EventData::TableMapEvent(tme))) => {
-                let fresh = tables
-                    .get(&tme.table_id())
-                    .is_none_or(|(raw, _)| raw.as_slice() != ev.data());
-                if fresh
-                    && (tme.database_name(), tme.table_name())
-                        == (wanted.0.as_str().into(), wanted.1.as_str().into())
-                    && let Ok(t) = from_table_map(&tme)
-                {
-                    tables.insert(tme.table_id(), (ev.data().to_vec(), t));
-                }
-            }
+            Ok(Some(EventData::TableMapEvent(tme))) => remember(&mut tables, ev, &tme, wanted),
             Ok(Some(EventData::RowsEvent(re))) => {
                 if let Some((_, t)) = tables.get(&re.table_id())
                     && let Ok(decoded) = decode_rows(&re, t)
@@ -128,23 +134,12 @@ fn formatted(
     };
     let transaction_id: Arc<str> = Arc::from("0-1-1");
     let position: Arc<str> = Arc::from("mariadb-bin.000001:4");
-    let mut tables: HashMap<u64, (Vec<u8>, Arc<SourceTable>)> = HashMap::new();
+    let mut tables = Tables::new();
     let mut batch = PendingBatch::default();
     let (mut rows, mut bytes, mut index) = (0u64, 0usize, 0u32);
     for ev in events {
         match parsed_data(ev) {
-            Ok(Some(EventData::TableMapEvent(tme))) => {
-                let fresh = tables
-                    .get(&tme.table_id())
-                    .is_none_or(|(raw, _)| raw.as_slice() != ev.data());
-                if fresh
-                    && (tme.database_name(), tme.table_name())
-                        == (wanted.0.as_str().into(), wanted.1.as_str().into())
-                    && let Ok(t) = from_table_map(&tme)
-                {
-                    tables.insert(tme.table_id(), (ev.data().to_vec(), Arc::new(t)));
-                }
-            }
+            Ok(Some(EventData::TableMapEvent(tme))) => remember(&mut tables, ev, &tme, wanted),
             Ok(Some(EventData::RowsEvent(re))) => {
                 let Some((_, t)) = tables.get(&re.table_id()) else {
                     continue;
@@ -285,15 +280,7 @@ fn main() {
         return;
     };
     let wanted = (db.to_string(), table.to_string());
-    let engine = WasmEngine::new(None).expect("engine");
-    let module = LoadedModule::load(
-        &engine,
-        "default",
-        builtin_format("default").expect("built-in"),
-        ModuleLimits::default(),
-    )
-    .expect("module");
-    let mut instance = ModuleInstance::new(module, ModuleKind::Format).expect("instance");
+    let (_engine, mut instance) = common::default_format_instance();
     let mut wasm = |b: &FormatBatch| -> usize {
         let out = instance.format(b).expect("wasm format");
         out.messages.iter().map(|m| m.body.len()).sum()

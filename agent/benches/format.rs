@@ -2,13 +2,14 @@
 //! wasmtime) against the same format code compiled natively into the host, on the same batches.
 //! Prints numbers; asserts nothing. Run: `cargo bench -p obsync --bench format`.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use obsync::wasm::{LoadedModule, ModuleInstance, ModuleLimits, WasmEngine, builtin_format};
 use obsync_sdk::{
     ABI_VERSION, ChangeKind, ChangeMeta, ColumnSchema, ColumnType, FormatBatch, FormatOptions,
-    ModuleKind, RowChange, TableSchema, Value,
+    RowChange, TableSchema, Value,
 };
 
 /// A 32-column table of mixed types, like the wide table of the decoder benchmark.
@@ -144,15 +145,7 @@ fn main() {
         let d: FormatBatch = obsync_sdk::abi::decode(&bytes).expect("decode");
         d.rows.len()
     });
-    let engine = WasmEngine::new(None).expect("engine");
-    let module = LoadedModule::load(
-        &engine,
-        "default",
-        builtin_format("default").expect("built-in"),
-        ModuleLimits::default(),
-    )
-    .expect("module");
-    let mut instance = ModuleInstance::new(module, ModuleKind::Format).expect("instance");
+    let (_engine, mut instance) = common::default_format_instance();
     let wasm = measure("wasm (embedded module)", rows_per_batch, || {
         let out = instance.format(&b).expect("wasm format");
         out.messages.iter().map(|m| m.body.len()).sum()

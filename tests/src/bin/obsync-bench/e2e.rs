@@ -30,6 +30,26 @@ pub fn row(id: usize) -> String {
     )
 }
 
+/// Creates `topics` (8 queues each) and the database `db` with [`TABLE`]; returns the broker
+/// client and a connection using `db`.
+pub async fn setup(db: &str, topics: &[&str]) -> anyhow::Result<(Mq, mysql_async::Conn)> {
+    let mq = Mq::new()?;
+    for topic in topics {
+        mq.create_topic(topic, 8).await?;
+    }
+    let mut conn = admin().await?;
+    exec_all(
+        &mut conn,
+        &[
+            &format!("CREATE DATABASE `{db}`"),
+            &format!("USE `{db}`"),
+            TABLE,
+        ],
+    )
+    .await?;
+    Ok((mq, conn))
+}
+
 /// What was written: row changes per type, and the seconds MariaDB took.
 struct Written {
     counts: [usize; 3],
@@ -83,19 +103,7 @@ async fn write(conn: &mut mysql_async::Conn, rows: usize) -> anyhow::Result<Writ
 pub async fn run(rows: usize) -> anyhow::Result<()> {
     let db = unique("bench");
     let (e2e_topic, direct_topic) = (unique("bench_e2e"), unique("bench_direct"));
-    let mq = Mq::new()?;
-    mq.create_topic(&e2e_topic, 8).await?;
-    mq.create_topic(&direct_topic, 8).await?;
-    let mut conn = admin().await?;
-    exec_all(
-        &mut conn,
-        &[
-            &format!("CREATE DATABASE `{db}`"),
-            &format!("USE `{db}`"),
-            TABLE,
-        ],
-    )
-    .await?;
+    let (mq, mut conn) = setup(&db, &[&e2e_topic, &direct_topic]).await?;
     let start_ts: u64 = conn
         .query_first("SELECT UNIX_TIMESTAMP()")
         .await?

@@ -9,11 +9,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mysql_async::prelude::Queryable;
 use obsync_tests::agent::project_toml;
-use obsync_tests::mq::Mq;
-use obsync_tests::sql::{admin, exec_all};
 use obsync_tests::{unique, unique_server_id};
 
-use crate::e2e::{TABLE, mib, row};
+use crate::e2e::{mib, row, setup};
 use crate::obsync::Obsync;
 
 /// Rows per transaction of the steady load.
@@ -37,18 +35,7 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 pub async fn run(seconds: u64, rate: usize, big: usize) -> anyhow::Result<()> {
     let db = unique("benchlat");
     let topic = unique("bench_lat");
-    let mq = Mq::new()?;
-    mq.create_topic(&topic, 8).await?;
-    let mut conn = admin().await?;
-    exec_all(
-        &mut conn,
-        &[
-            &format!("CREATE DATABASE `{db}`"),
-            &format!("USE `{db}`"),
-            TABLE,
-        ],
-    )
-    .await?;
+    let (mq, mut conn) = setup(&db, &[&topic]).await?;
     let name = unique("benchlat");
     let project = project_toml(&name, &db, "t", &topic, unique_server_id());
     let obsync = Obsync::start(&name, &project).await?;
