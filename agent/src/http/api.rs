@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Position;
 use crate::metrics::{MetricsSnapshot, Point, now_ms};
-use crate::status::{ProjectInfo, ProjectState, StatusBoard};
+use crate::status::{ProjectInfo, ProjectState, ProjectStatus, StatusBoard};
 
 /// One project as `/api/projects` reports it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,7 +43,16 @@ pub struct ProjectReport {
 
 /// Reports one project, with its chart points when `history`.
 pub fn report(board: &StatusBoard, name: &str, history: bool) -> Option<ProjectReport> {
-    let status = board.get(name)?;
+    Some(report_of(board, name, board.get(name)?, history))
+}
+
+/// Reports a project whose status is already read.
+fn report_of(
+    board: &StatusBoard,
+    name: &str,
+    status: ProjectStatus,
+    history: bool,
+) -> ProjectReport {
     let metrics = board.metrics(name);
     let m = metrics.snapshot(now_ms());
     let points = if history {
@@ -55,7 +64,7 @@ pub fn report(board: &StatusBoard, name: &str, history: bool) -> Option<ProjectR
     } else {
         Vec::new()
     };
-    Some(ProjectReport {
+    ProjectReport {
         name: name.to_string(),
         state: status.state,
         state_since_ms: status.state_since_ms,
@@ -72,14 +81,14 @@ pub fn report(board: &StatusBoard, name: &str, history: bool) -> Option<ProjectR
         info: status.info,
         metrics: m,
         history: points,
-    })
+    }
 }
 
 /// Reports every project, by name.
 pub fn reports(board: &StatusBoard) -> Vec<ProjectReport> {
     board
         .all()
-        .keys()
-        .filter_map(|name| report(board, name, false))
+        .into_iter()
+        .map(|(name, status)| report_of(board, &name, status, false))
         .collect()
 }

@@ -17,9 +17,8 @@ use super::ddl::Name;
 pub type At<'a> = (&'a str, u64);
 
 /// The schema versions of one project.
-#[derive(Default)]
 pub struct SchemaHistory {
-    tree: Option<sled::Tree>,
+    tree: sled::Tree,
     current: HashMap<Name, Option<Arc<CatalogTable>>>,
 }
 
@@ -57,25 +56,23 @@ fn split(k: &[u8]) -> Option<(Name, String, u64)> {
 
 impl SchemaHistory {
     /// Loads, from `tree`, the version of every table current at `at` (the newest at or before).
-    pub fn load(tree: Option<sled::Tree>, at: At<'_>) -> Result<Self, HistoryError> {
+    pub fn load(tree: sled::Tree, at: At<'_>) -> Result<Self, HistoryError> {
         let mut current: HashMap<Name, (String, u64, Option<Arc<CatalogTable>>)> = HashMap::new();
-        if let Some(t) = &tree {
-            for entry in t.iter() {
-                let (k, v) = entry.map_err(|e| HistoryError(e.to_string()))?;
-                let Some((name, file, offset)) = split(&k) else {
-                    continue;
-                };
-                if (file.as_str(), offset) > at {
-                    continue;
-                }
-                let table: Option<CatalogTable> = serde_json::from_slice(&v)
-                    .map_err(|e| HistoryError(format!("`{}`.`{}`: {e}", name.0, name.1)))?;
-                let newer = current
-                    .get(&name)
-                    .is_none_or(|(f, o, _)| (f.as_str(), *o) <= (file.as_str(), offset));
-                if newer {
-                    current.insert(name, (file, offset, table.map(Arc::new)));
-                }
+        for entry in tree.iter() {
+            let (k, v) = entry.map_err(|e| HistoryError(e.to_string()))?;
+            let Some((name, file, offset)) = split(&k) else {
+                continue;
+            };
+            if (file.as_str(), offset) > at {
+                continue;
+            }
+            let table: Option<CatalogTable> = serde_json::from_slice(&v)
+                .map_err(|e| HistoryError(format!("`{}`.`{}`: {e}", name.0, name.1)))?;
+            let newer = current
+                .get(&name)
+                .is_none_or(|(f, o, _)| (f.as_str(), *o) <= (file.as_str(), offset));
+            if newer {
+                current.insert(name, (file, offset, table.map(Arc::new)));
             }
         }
         Ok(SchemaHistory {
@@ -97,11 +94,10 @@ impl SchemaHistory {
         table: Option<CatalogTable>,
         at: At<'_>,
     ) -> Result<(), HistoryError> {
-        if let Some(t) = &self.tree {
-            let bytes = serde_json::to_vec(&table).map_err(|e| HistoryError(e.to_string()))?;
-            t.insert(key(&name, at), bytes)
-                .map_err(|e| HistoryError(e.to_string()))?;
-        }
+        let bytes = serde_json::to_vec(&table).map_err(|e| HistoryError(e.to_string()))?;
+        self.tree
+            .insert(key(&name, at), bytes)
+            .map_err(|e| HistoryError(e.to_string()))?;
         self.current.insert(name, table.map(Arc::new));
         Ok(())
     }
@@ -138,14 +134,14 @@ mod tests {
         let db = sled::Config::new().temporary(true).open().unwrap();
         let tree = db.open_tree("schemas/p").unwrap();
         let t: Name = ("d".into(), "订单".into());
-        let mut h = SchemaHistory::load(Some(tree.clone()), ("b.000001", 4)).unwrap();
+        let mut h = SchemaHistory::load(tree.clone(), ("b.000001", 4)).unwrap();
         h.set(t.clone(), Some(table(&["id"])), ("b.000001", 100))
             .unwrap();
         h.set(t.clone(), Some(table(&["id", "a"])), ("b.000001", 900))
             .unwrap();
         h.set(t.clone(), None, ("b.000002", 50)).unwrap();
         let names = |at| {
-            SchemaHistory::load(Some(tree.clone()), at)
+            SchemaHistory::load(tree.clone(), at)
                 .unwrap()
                 .get(&t)
                 .map(|v| v.map(|x| x.columns.len()))

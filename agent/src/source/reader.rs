@@ -104,7 +104,7 @@ impl BinlogReader {
     pub async fn start(
         opts: SourceOptions,
         start: Option<Position>,
-        schemas: Option<sled::Tree>,
+        schemas: sled::Tree,
         databases: &[String],
     ) -> Result<(Self, Position), SourceError> {
         let mut conn = opts.connect().await?;

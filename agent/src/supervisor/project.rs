@@ -100,9 +100,7 @@ impl ProjectRunner {
         let catalog_err = |e: mysql_async::Error| {
             start_err("source", format!("cannot read the source catalog: {e}"))
         };
-        let databases: std::collections::BTreeSet<String> =
-            config.objects.iter().map(|o| o.database.clone()).collect();
-        let databases: Vec<String> = databases.into_iter().collect();
+        let databases = router.databases();
         router.set_unique_keys(
             catalog::unique_keys(&mut conn, &databases)
                 .await
@@ -174,7 +172,7 @@ impl ProjectRunner {
         };
         let info = ProjectInfo {
             file: file.display().to_string(),
-            source: format!("{}:{}", config.source.host, config.source.port),
+            source: source.addr(),
             name_server: config.target.name_server.clone(),
             objects: config
                 .objects
@@ -273,7 +271,7 @@ impl ProjectRunner {
         let schemas = self.store.schema_tree(&name)?;
         let databases = self.router.databases();
         let (mut reader, start) =
-            BinlogReader::start(self.source.clone(), saved, Some(schemas), &databases).await?;
+            BinlogReader::start(self.source.clone(), saved, schemas, &databases).await?;
         if !resumed {
             // Remember "now" at once, so a restart before the first commit does not skip rows.
             self.store.store(&name, &start)?;
@@ -375,7 +373,6 @@ impl ProjectRunner {
                         self.flush(&mut batch, &mut commits, &mut pipeline).await?;
                     }
                     deadline = None;
-                    self.advance(&mut pipeline)?;
                     if !open_txn && pipeline.in_flight().0 == 0 {
                         // The source is idle and everything read was delivered.
                         self.metrics.caught_up();
@@ -446,14 +443,16 @@ impl ProjectRunner {
         let (in_flight, _) = pipeline.in_flight();
         let acked = pipeline.acked();
         let new = acked.total().saturating_sub(self.acked_seen.total());
-        for k in 0..3 {
-            self.metrics.sent(
-                k,
-                acked.messages[k].saturating_sub(self.acked_seen.messages[k]),
-                acked.bytes[k].saturating_sub(self.acked_seen.bytes[k]),
-            );
+        if acked != self.acked_seen {
+            for k in 0..3 {
+                self.metrics.sent(
+                    k,
+                    acked.messages[k].saturating_sub(self.acked_seen.messages[k]),
+                    acked.bytes[k].saturating_sub(self.acked_seen.bytes[k]),
+                );
+            }
+            self.acked_seen = acked;
         }
-        self.acked_seen = acked;
         self.metrics.in_flight.store(in_flight as u64, Relaxed);
         let released = pipeline.take_safe_position()?;
         if let Some(r) = &released {
