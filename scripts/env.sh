@@ -20,6 +20,8 @@ export OBSYNC_MYSQL_REPL_USER="${OBSYNC_MYSQL_REPL_USER:-obsync}"
 export OBSYNC_MYSQL_REPL_PASSWORD="${OBSYNC_MYSQL_REPL_PASSWORD:-obsync}"
 # A second private MariaDB with a STATEMENT binlog (same users), for the precheck's failure tests.
 export OBSYNC_MYSQL2_PORT="${OBSYNC_MYSQL2_PORT:-13307}"
+# seekdb (OceanBase-kernel SQL server, no binlog; scripts/seekdb.sh): TCP relay to its socket.
+export OBSYNC_SEEKDB_PORT="${OBSYNC_SEEKDB_PORT:-12881}"
 
 # Private RocketMQ name server and broker (Rust implementation, pinned).
 export OBSYNC_ROCKETMQ_VERSION="${OBSYNC_ROCKETMQ_VERSION:-1.0.0}"

@@ -248,6 +248,10 @@ initAuthenticationUser = \"$OBSYNC_ACL_ACCESS_KEY:$OBSYNC_ACL_SECRET_KEY\""
   launch_broker "ACL broker" broker-acl "$OBSYNC_ACL_BROKER_PORT" "$OBSYNC_ACL_BROKER_HEALTH_PORT" "$RMQ/conf/broker-acl.toml"
 }
 
+# seekdb: an OceanBase-kernel SQL front-end for the catalog tests (scripts/seekdb.sh).
+start_seekdb() { "$OBSYNC_ROOT/scripts/seekdb.sh" start >/dev/null; }
+stop_seekdb() { "$OBSYNC_ROOT/scripts/seekdb.sh" stop; }
+
 stop_aclbroker() { stop_pid "ACL broker" "$RMQ/broker-acl.pid"; }
 stop_namesrv() { stop_pid "name server" "$RMQ/namesrv.pid"; }
 stop_broker() { stop_pid broker "$RMQ/broker.pid"; }
@@ -258,11 +262,12 @@ status() {
     IFS=: read -r name pidfile port <<<"$s"
     if pid_alive "$pidfile"; then echo "$name running (pid $(cat "$pidfile"), 127.0.0.1:$port)"; else echo "$name stopped"; fi
   done
+  if "$OBSYNC_ROOT/scripts/seekdb.sh" status >/dev/null 2>&1; then echo "seekdb running (127.0.0.1:$OBSYNC_SEEKDB_PORT)"; else echo "seekdb stopped"; fi
 }
 
 cmd="${1:-}"; shift || true
 components=("$@")
-[[ ${#components[@]} -gt 0 ]] || components=(mariadb mariadb2 namesrv broker aclbroker)
+[[ ${#components[@]} -gt 0 ]] || components=(mariadb mariadb2 seekdb namesrv broker aclbroker)
 case "$cmd" in
   start)
     for c in "${components[@]}"; do "start_$c"; done ;;
@@ -270,5 +275,5 @@ case "$cmd" in
     # Reverse order: the brokers before the name server.
     for (( i=${#components[@]}-1; i>=0; i-- )); do "stop_${components[$i]}"; done ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status [mariadb|mariadb2|namesrv|broker|aclbroker]..." >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status [mariadb|mariadb2|seekdb|namesrv|broker|aclbroker]..." >&2; exit 2 ;;
 esac

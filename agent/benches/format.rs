@@ -132,8 +132,14 @@ fn main() {
         let out = obsync_format_default::format_batch(&b).expect("native format");
         out.messages.iter().map(|m| m.body.len()).sum()
     });
-    measure("msgpack encode (host side)", rows_per_batch, || {
+    measure("msgpack encode, serde (host side)", rows_per_batch, || {
         obsync_sdk::abi::encode(&b).expect("encode").len()
+    });
+    let mut buf = Vec::new();
+    measure("msgpack encode (host side)", rows_per_batch, || {
+        buf.clear();
+        obsync_sdk::abi::encode_batch_into(&b, &mut buf).expect("encode");
+        buf.len()
     });
     let bytes = obsync_sdk::abi::encode(&b).expect("encode");
     println!(
@@ -141,9 +147,15 @@ fn main() {
         bytes.len(),
         bytes.len() / rows_per_batch
     );
-    measure("msgpack decode (native)", rows_per_batch, || {
+    measure("msgpack decode, serde (native)", rows_per_batch, || {
         let d: FormatBatch = obsync_sdk::abi::decode(&bytes).expect("decode");
         d.rows.len()
+    });
+    measure("msgpack decode (native)", rows_per_batch, || {
+        obsync_sdk::abi::decode_batch(&bytes)
+            .expect("decode")
+            .rows
+            .len()
     });
     let (_engine, mut instance) = common::default_format_instance();
     let wasm = measure("wasm (embedded module)", rows_per_batch, || {

@@ -226,6 +226,21 @@ fn option_rules_are_checked() {
 }
 
 #[test]
+fn start_positions_are_checked() {
+    let text = GOOD.to_string()
+        + "\n[options]\nstart_position = \"mdb-bin.000001\"\nstart_gtid = \"0-1\"\n";
+    let dir = dir_with("starts", "p1.toml", &text);
+    check(
+        &dir,
+        &[
+            "`options.start_position`: \"mdb-bin.000001\" is not `binlog-file:offset`",
+            "`options.start_gtid`: \"0-1\" is neither a MariaDB GTID",
+            "`options.start_timestamp`: set at most one of start_timestamp, start_position and start_gtid",
+        ],
+    );
+}
+
+#[test]
 fn unknown_format_and_missing_module_are_named() {
     let text = GOOD.to_string()
         + "\n[options]\nformat = \"avro\"\n[[options.filters]]\nmodule = \"modules/nope.wasm\"\n";

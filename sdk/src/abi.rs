@@ -132,9 +132,27 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, rmp_serde::encode::Err
     rmp_serde::to_vec_named(value)
 }
 
+/// Appends a batch to `out`: the same bytes as [`encode`], written several times faster.
+pub fn encode_batch_into(
+    batch: &FormatBatch,
+    out: &mut Vec<u8>,
+) -> Result<(), rmp_serde::encode::Error> {
+    crate::batch_writer::write_batch(batch, out)
+}
+
 /// Decodes a value encoded by [`encode`].
 pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, rmp_serde::decode::Error> {
     rmp_serde::from_slice(bytes)
+}
+
+/// Decodes a batch encoded by [`encode`]: the same result as [`decode`], read several times
+/// faster by a reader made for the host's encoding (any other valid encoding goes through
+/// serde, as do errors).
+pub fn decode_batch(bytes: &[u8]) -> Result<FormatBatch, rmp_serde::decode::Error> {
+    match crate::batch_reader::read_batch(bytes) {
+        Some(batch) => Ok(batch),
+        None => decode(bytes),
+    }
 }
 
 /// Glue used by the export macros inside a wasm32 guest.
@@ -144,7 +162,7 @@ pub mod guest {
 
     use serde::Serialize;
 
-    use super::{FilterOutput, FormatBatch, FormatOutput, GuestResult, decode, encode};
+    use super::{FilterOutput, FormatBatch, FormatOutput, GuestResult, decode_batch};
 
     /// Allocates the host's input buffer of a new batch call: the start of a new batch, so a
     /// per-call arena (if the module uses one) is reset first.
@@ -179,13 +197,14 @@ pub mod guest {
         }
     }
 
+    /// Hands a result buffer to the host without copying it: a boxed slice's allocation has
+    /// exactly `len` bytes of alignment 1, which is what [`free_bytes`] releases.
     fn leak(bytes: Vec<u8>) -> u64 {
         let len = bytes.len() as u32;
-        let ptr = alloc_bytes(len);
-        if len > 0 && ptr != 0 {
-            // SAFETY: `ptr` points to `len` freshly allocated bytes.
-            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr as *mut u8, len as usize) };
+        if len == 0 {
+            return 1u64 << 32;
         }
+        let ptr = Box::into_raw(bytes.into_boxed_slice()) as *mut u8 as u32;
         ((ptr as u64) << 32) | len as u64
     }
 
@@ -200,7 +219,7 @@ pub mod guest {
     ) -> u64 {
         // SAFETY: guaranteed by the caller.
         let input = unsafe { std::slice::from_raw_parts(ptr as *const u8, len as usize) };
-        let result = match decode::<FormatBatch>(input) {
+        let result = match decode_batch(input) {
             Ok(batch) => match f(&batch) {
                 Ok(out) => GuestResult::Ok(out),
                 Err(e) => GuestResult::Err(e),
@@ -209,7 +228,12 @@ pub mod guest {
         };
         // SAFETY: the guest owns the input buffer from the call on.
         unsafe { free_bytes(ptr, len) };
-        let bytes = encode(&result).unwrap_or_default();
+        // Sized once for the usual result (messages are about as large as the rows they carry),
+        // so the encoder rarely copies while it grows.
+        let mut bytes = Vec::with_capacity(len as usize * 2);
+        if rmp_serde::encode::write_named(&mut bytes, &result).is_err() {
+            bytes.clear();
+        }
         leak(bytes)
     }
 

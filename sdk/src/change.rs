@@ -20,6 +20,15 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
+    /// Returns the variant name as the ABI carries it: `Insert`, `Update` or `Delete`.
+    pub fn as_variant(self) -> &'static str {
+        match self {
+            ChangeKind::Insert => "Insert",
+            ChangeKind::Update => "Update",
+            ChangeKind::Delete => "Delete",
+        }
+    }
+
     /// Returns the OMS record type name: `INSERT`, `UPDATE` or `DELETE`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -7,6 +7,9 @@
 
 pub mod abi;
 pub mod arena;
+mod batch_reader;
+mod batch_writer;
+mod bytes;
 pub mod change;
 pub mod json;
 pub mod render;

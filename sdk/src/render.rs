@@ -62,30 +62,101 @@ pub fn timestamp(seconds: i64, micros: u32) -> String {
     format!("{seconds}{}", fraction(micros))
 }
 
-/// Renders a float as the shortest round-trip text, JSON-compatible.
-pub fn float(v: f64, shortest_e: String, shortest: String) -> String {
-    if !v.is_finite() {
-        return "null".to_string();
+/// Lays out the shortest round-trip digits of a finite float (as `ryu` prints them) the way
+/// Rust's `{}` does for decimal exponents in -7..21 (`0.0000001`, `123456`, `1e20` in full), and
+/// as `{:e}` does outside it (`1.5e-8`, `1e21`): the text OMS examples show.
+fn layout_float(ryu_text: &str, out: &mut Vec<u8>) {
+    let (neg, text) = match ryu_text.strip_prefix('-') {
+        Some(t) => (true, t),
+        None => (false, ryu_text),
+    };
+    let (mantissa, exp10) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits = [0u8; 40];
+    let mut n = 0;
+    for &d in int.as_bytes().iter().chain(frac.as_bytes()) {
+        if n < digits.len() {
+            digits[n] = d;
+            n += 1;
+        }
     }
-    let exp = shortest_e
-        .rsplit_once('e')
-        .and_then(|(_, e)| e.parse::<i32>().ok())
-        .unwrap_or(0);
-    if v == 0.0 || (-7..21).contains(&exp) {
-        shortest
+    // value = 0.d1d2…dn × 10^point
+    let mut point = int.len() as i32 + exp10;
+    let lead = digits[..n].iter().take_while(|&&d| d == b'0').count();
+    let digits_all = &digits[lead..n];
+    point -= lead as i32;
+    let len = digits_all
+        .iter()
+        .rposition(|&d| d != b'0')
+        .map_or(0, |p| p + 1);
+    let d = &digits_all[..len];
+    if neg {
+        out.push(b'-');
+    }
+    if d.is_empty() {
+        out.push(b'0');
+        return;
+    }
+    let e = point - 1;
+    if (-7..21).contains(&e) {
+        if point <= 0 {
+            out.extend_from_slice(b"0.");
+            out.extend(std::iter::repeat_n(b'0', (-point) as usize));
+            out.extend_from_slice(d);
+        } else {
+            let p = point as usize;
+            if d.len() <= p {
+                out.extend_from_slice(d);
+                out.extend(std::iter::repeat_n(b'0', p - d.len()));
+            } else {
+                out.extend_from_slice(&d[..p]);
+                out.push(b'.');
+                out.extend_from_slice(&d[p..]);
+            }
+        }
     } else {
-        shortest_e
+        out.push(d[0]);
+        if d.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&d[1..]);
+        }
+        out.push(b'e');
+        out.extend_from_slice(itoa::Buffer::new().format(e).as_bytes());
     }
+}
+
+/// Appends the text of a DOUBLE (`f64`) or FLOAT (`f32` widened exactly, `single` true) value:
+/// shortest round-trip digits (`ryu`; a value exactly halfway between two shortest candidates
+/// rounds half to even) laid out as [`layout_float`] says; `null` when not finite.
+fn push_float(v: f64, single: bool, out: &mut Vec<u8>) {
+    if !v.is_finite() {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    let mut b = ryu::Buffer::new();
+    let text = if single {
+        b.format_finite(v as f32)
+    } else {
+        b.format_finite(v)
+    };
+    layout_float(text, out);
 }
 
 /// Renders an `f32` (FLOAT column).
 pub fn f32_text(v: f32) -> String {
-    float(v as f64, format!("{v:e}"), format!("{v}"))
+    let mut out = Vec::with_capacity(24);
+    push_float(f64::from(v), true, &mut out);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Renders an `f64` (DOUBLE column).
 pub fn f64_text(v: f64) -> String {
-    float(v, format!("{v:e}"), format!("{v}"))
+    let mut out = Vec::with_capacity(24);
+    push_float(v, false, &mut out);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Encodes bytes as standard Base64.
@@ -117,6 +188,15 @@ pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Writes `YYYY-MM-DD` (zero parts as they are).
+fn write_date(w: &mut JsonWriter, year: u16, month: u8, day: u8) {
+    w.padded(u32::from(year), 4);
+    w.raw("-");
+    w.padded(u32::from(month), 2);
+    w.raw("-");
+    w.padded(u32::from(day), 2);
+}
+
 /// Writes a value as JSON following the OMS rules above.
 pub fn write_value(w: &mut JsonWriter, v: &Value) {
     match v {
@@ -124,13 +204,15 @@ pub fn write_value(w: &mut JsonWriter, v: &Value) {
         Value::Int(i) => w.i64(*i),
         Value::UInt(u) => w.u64(*u),
         Value::Year(y) => w.u64(*y as u64),
-        Value::Float(f) => w.float_text(&f32_text(*f)),
-        Value::Double(d) => w.float_text(&f64_text(*d)),
+        Value::Float(f) => w.float_with(|out| push_float(f64::from(*f), true, out)),
+        Value::Double(d) => w.float_with(|out| push_float(*d, false, out)),
         Value::Decimal(d) => w.number_text(d),
         Value::Text(s) | Value::Json(s) => w.string(s),
-        Value::Bytes(b) => w.string(&base64(b)),
+        Value::Bytes(b) => w.base64_string(b),
         Value::Date { year, month, day } => {
-            w.raw_fmt(format_args!("\"{year:04}-{month:02}-{day:02}\""))
+            w.raw("\"");
+            write_date(w, *year, *month, *day);
+            w.raw("\"");
         }
         Value::DateTime {
             year,
@@ -141,9 +223,14 @@ pub fn write_value(w: &mut JsonWriter, v: &Value) {
             second,
             micros,
         } => {
-            w.raw_fmt(format_args!(
-                "\"{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}"
-            ));
+            w.raw("\"");
+            write_date(w, *year, *month, *day);
+            w.raw(" ");
+            w.padded(u32::from(*hour), 2);
+            w.raw(":");
+            w.padded(u32::from(*minute), 2);
+            w.raw(":");
+            w.padded(u32::from(*second), 2);
             w.fraction(*micros);
             w.raw("\"");
         }
@@ -243,6 +330,83 @@ mod tests {
         for d in [-800_000, -1, 0, 59, 60, 11_016, 2_932_896] {
             let (y, m, day) = civil_from_days(d);
             assert_eq!(days_from_civil(y, m, day), d);
+        }
+    }
+
+    /// The rendering before `ryu`: Rust's own shortest formatting, `{}` or `{:e}` by exponent.
+    fn float_by_fmt(v: f64, shortest_e: String, shortest: String) -> String {
+        if !v.is_finite() {
+            return "null".to_string();
+        }
+        let exp = shortest_e
+            .rsplit_once('e')
+            .and_then(|(_, e)| e.parse::<i32>().ok())
+            .unwrap_or(0);
+        if v == 0.0 || (-7..21).contains(&exp) {
+            shortest
+        } else {
+            shortest_e
+        }
+    }
+
+    #[test]
+    fn floats_match_rust_formatting_bit_for_bit() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut doubles: Vec<f64> = (0..200_000).map(|_| f64::from_bits(next())).collect();
+        let mut singles: Vec<f32> = (0..200_000)
+            .map(|_| f32::from_bits(next() as u32))
+            .collect();
+        for e in -30..30 {
+            for m in [1.0, 1.5, 9.999_999, 123_456.789, 0.1, 0.3] {
+                doubles.push(m * 10f64.powi(e));
+                singles.push((m * 10f64.powi(e)) as f32);
+            }
+        }
+        doubles.extend([
+            0.0,
+            -0.0,
+            f64::MIN,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            f64::NAN,
+        ]);
+        singles.extend([
+            0.0,
+            -0.0,
+            f32::MIN,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+            1e-45,
+            f32::INFINITY,
+        ]);
+        // Where the exact value lies halfway between two shortest candidates, ryu rounds half to
+        // even and Rust's formatter does not: both read back to the same value, same length.
+        let same = |ours: &str, rust: &str, back: &dyn Fn(&str) -> Option<u64>| {
+            ours == rust
+                || (ours.len() == rust.len() && back(ours).is_some() && back(ours) == back(rust))
+        };
+        for v in doubles {
+            let (ours, rust) = (
+                f64_text(v),
+                float_by_fmt(v, format!("{v:e}"), format!("{v}")),
+            );
+            let back = |t: &str| t.parse::<f64>().ok().map(f64::to_bits);
+            assert!(same(&ours, &rust, &back), "{v:e}: {ours} vs {rust}");
+        }
+        for v in singles {
+            let (ours, rust) = (
+                f32_text(v),
+                float_by_fmt(f64::from(v), format!("{v:e}"), format!("{v}")),
+            );
+            let back = |t: &str| t.parse::<f32>().ok().map(|f| u64::from(f.to_bits()));
+            assert!(same(&ours, &rust, &back), "{v:e}: {ours} vs {rust}");
         }
     }
 

@@ -241,52 +241,58 @@ impl<'de> Deserialize<'de> for Value {
     }
 }
 
+/// One value of every kind, with edge values (tests of the wire encodings).
+#[cfg(test)]
+pub(crate) fn samples() -> Vec<Value> {
+    vec![
+        Value::Null,
+        Value::Int(-5),
+        Value::Int(i64::MAX),
+        Value::Int(7),
+        Value::UInt(u64::MAX),
+        Value::UInt(3),
+        Value::Float(1.25),
+        Value::Double(-2.5e-300),
+        Value::Decimal("12.50".into()),
+        Value::Text("中文 😀".into()),
+        Value::Bytes(vec![0, 255]),
+        Value::Date {
+            year: 0,
+            month: 0,
+            day: 0,
+        },
+        Value::Time {
+            negative: true,
+            hours: 838,
+            minutes: 59,
+            seconds: 59,
+            micros: 123_000,
+        },
+        Value::DateTime {
+            year: 2024,
+            month: 2,
+            day: 29,
+            hour: 23,
+            minute: 59,
+            second: 59,
+            micros: 1,
+        },
+        Value::Timestamp {
+            seconds: -1,
+            micros: 999_999,
+        },
+        Value::Year(2155),
+        Value::Json("{\"a\":1}".into()),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_kind_round_trips_through_messagepack() {
-        let values = vec![
-            Value::Null,
-            Value::Int(-5),
-            Value::Int(i64::MAX),
-            Value::Int(7),
-            Value::UInt(u64::MAX),
-            Value::UInt(3),
-            Value::Float(1.25),
-            Value::Double(-2.5e-300),
-            Value::Decimal("12.50".into()),
-            Value::Text("中文 😀".into()),
-            Value::Bytes(vec![0, 255]),
-            Value::Date {
-                year: 0,
-                month: 0,
-                day: 0,
-            },
-            Value::Time {
-                negative: true,
-                hours: 838,
-                minutes: 59,
-                seconds: 59,
-                micros: 123_000,
-            },
-            Value::DateTime {
-                year: 2024,
-                month: 2,
-                day: 29,
-                hour: 23,
-                minute: 59,
-                second: 59,
-                micros: 1,
-            },
-            Value::Timestamp {
-                seconds: -1,
-                micros: 999_999,
-            },
-            Value::Year(2155),
-            Value::Json("{\"a\":1}".into()),
-        ];
+        let values = samples();
         let bytes = crate::abi::encode(&values).unwrap();
         let back: Vec<Value> = crate::abi::decode(&bytes).unwrap();
         assert_eq!(back, values);

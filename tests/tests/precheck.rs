@@ -150,11 +150,11 @@ async fn the_start_position_must_still_be_in_the_binlog() -> anyhow::Result<()> 
     let file: String = row.get_opt(0).and_then(Result::ok).unwrap_or_default();
     let engine = WasmEngine::new(None)?;
     let client = obsync::sink::RocketMqClient::start()?;
-    let outcome = async |timestamp: Option<u64>, checkpoint: Option<&str>| -> anyhow::Result<_> {
+    let outcome = async |option: Option<String>, checkpoint: Option<&str>| -> anyhow::Result<_> {
         let file = s.project_file(&name);
         let text = std::fs::read_to_string(&file)?;
-        let text = match timestamp {
-            Some(ts) => format!("{text}\n[options]\nstart_timestamp = {ts}\n"),
+        let text = match option {
+            Some(o) => format!("{text}\n[options]\n{o}\n"),
             None => text,
         };
         let dir = TempDir::new("startposcheck")?;
@@ -186,13 +186,20 @@ async fn the_start_position_must_still_be_in_the_binlog() -> anyhow::Result<()> 
         o == Outcome::Fail && d.contains("purged binlog file"),
         "{d}"
     );
-    let (o, d) = outcome(Some(1_000_000_000), None).await?;
+    let (o, d) = outcome(Some("start_timestamp = 1000000000".into()), None).await?;
     assert!(
         o == Outcome::Fail && d.contains("older than the oldest binary log"),
         "{d}"
     );
     let (o, d) = outcome(None, None).await?;
     assert_eq!(o, Outcome::Pass, "{d}");
+    let (o, d) = outcome(Some(format!("start_position = \"{file}:4\"")), None).await?;
+    assert_eq!(o, Outcome::Pass, "{d}");
+    let (o, d) = outcome(Some("start_position = \"mdb-bin.000000:4\"".into()), None).await?;
+    assert!(
+        o == Outcome::Fail && d.contains("has no binlog file mdb-bin.000000"),
+        "{d}"
+    );
     client.shutdown().await;
     s.mq.shutdown().await;
     Ok(())

@@ -273,6 +273,14 @@ pub struct OptionsConfig {
     /// Ignored once the project has a checkpoint.
     #[serde(default)]
     pub start_timestamp: Option<u64>,
+    /// Where a new project starts: `binlog-file:offset` (must be a transaction boundary, such
+    /// as `SHOW MASTER STATUS` prints). Ignored once the project has a checkpoint.
+    #[serde(default)]
+    pub start_position: Option<String>,
+    /// Where a new project starts: after this GTID set (MariaDB `0-1-100`, MySQL
+    /// `uuid:1-100`). Ignored once the project has a checkpoint.
+    #[serde(default)]
+    pub start_gtid: Option<String>,
     /// UTC offset for formats that print wall-clock times (SharePlex) and for TIMESTAMP values
     /// in row filters, `+08:00` style.
     #[serde(default = "default_time_zone")]
@@ -291,6 +299,8 @@ impl Default for OptionsConfig {
             sequence_within_transaction: false,
             business_system_id: None,
             start_timestamp: None,
+            start_position: None,
+            start_gtid: None,
             time_zone: default_time_zone(),
             key_change: KeyChange::default(),
         }

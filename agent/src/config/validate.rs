@@ -266,6 +266,27 @@ pub fn validate(
             );
         }
     }
+    if let Some(p) = &c.options.start_position
+        && let Err(e) = crate::source::start_at::parse_file_offset(p)
+    {
+        err("options.start_position", e);
+    }
+    if let Some(g) = &c.options.start_gtid
+        && let Err(e) = crate::source::start_at::parse_gtid_set(g)
+    {
+        err("options.start_gtid", e);
+    }
+    let starts = [
+        c.options.start_timestamp.is_some(),
+        c.options.start_position.is_some(),
+        c.options.start_gtid.is_some(),
+    ];
+    if starts.iter().filter(|s| **s).count() > 1 {
+        err(
+            "options.start_timestamp",
+            "set at most one of start_timestamp, start_position and start_gtid".into(),
+        );
+    }
     if super::project::parse_utc_offset(&c.options.time_zone).is_none() {
         err(
             "options.time_zone",

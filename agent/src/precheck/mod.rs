@@ -153,6 +153,17 @@ async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
             "SET GLOBAL binlog_row_metadata = 'FULL' where the server has it (MariaDB 10.5+, MySQL 8); the OceanBase binlog service and MySQL 5.7 have not",
         )
     });
+    // MariaDB only (elsewhere the variable does not exist).
+    if let Some(compress) = get("log_bin_compress").await
+        && (compress == "1" || compress.eq_ignore_ascii_case("ON"))
+    {
+        out.push(check(
+            "source.log_bin_compress",
+            Outcome::Fail,
+            "log_bin_compress = ON: compressed binlog events are not decoded by obsync yet",
+            "SET GLOBAL log_bin_compress = OFF",
+        ));
+    }
     let gtid = match get("gtid_mode").await {
         Some(mode) => mode,
         None => get("gtid_strict_mode")
@@ -253,6 +264,27 @@ async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
             ));
             continue;
         }
+        // MariaDB's COMPRESSED attribute (shown in COLUMN_TYPE as a versioned comment).
+        let compressed: Vec<String> = conn
+            .exec(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? \
+                 AND TABLE_NAME = ? AND UPPER(COLUMN_TYPE) LIKE '%COMPRESSED%' ORDER BY ORDINAL_POSITION",
+                (o.database.as_str(), o.table.as_str()),
+            )
+            .await
+            .unwrap_or_default();
+        if !compressed.is_empty() {
+            out.push(check(
+                &name,
+                Outcome::Fail,
+                format!(
+                    "MariaDB COMPRESSED column(s) {}: obsync cannot decode them yet",
+                    compressed.join(", ")
+                ),
+                "drop the COMPRESSED attribute or leave the table out of the project",
+            ));
+            continue;
+        }
         let table_columns =
             crate::schema::catalog::filter_columns(&mut conn, &o.database, &o.table)
                 .await
@@ -305,20 +337,21 @@ async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
     let _ = conn.disconnect().await;
 }
 
+/// The source's binlog files, oldest first.
+async fn server_binlog_files(opts: &SourceOptions) -> Result<Vec<String>, String> {
+    let mut conn = opts.connect().await.map_err(|e| e.to_string())?;
+    let files = binlog_files(&mut conn).await.map_err(|e| e.to_string());
+    let _ = conn.disconnect().await;
+    files
+}
+
 /// Where the project would start must still be in the binlog: the checkpoint's file (a purged
 /// file would mean lost changes), or the binlog around `start_timestamp`.
 async fn start_position_check(p: &LoadedProject, checkpoint: Option<&Position>) -> Check {
     let name = "source.start_position";
     let opts = SourceOptions::from_config(&p.config.source);
     if let Some(cp) = checkpoint {
-        let files = match opts.connect().await {
-            Ok(mut conn) => {
-                let files = binlog_files(&mut conn).await.map_err(|e| e.to_string());
-                let _ = conn.disconnect().await;
-                files
-            }
-            Err(e) => Err(e.to_string()),
-        };
+        let files = server_binlog_files(&opts).await;
         return match files {
             Ok(files) if files.contains(&cp.file) => check(
                 name,
@@ -334,6 +367,48 @@ async fn start_position_check(p: &LoadedProject, checkpoint: Option<&Position>) 
                     files.first().map_or("none", String::as_str)
                 ),
                 "changes were lost on the source: resynchronize, then remove the checkpoint (start anew)",
+            ),
+            Err(e) => check(
+                name,
+                Outcome::Warn,
+                format!("cannot list the binary logs: {e}"),
+                "grant BINLOG MONITOR / REPLICATION CLIENT",
+            ),
+        };
+    }
+    if let Some(g) = &p.config.options.start_gtid {
+        return check(
+            name,
+            Outcome::Pass,
+            format!(
+                "a new project starts after the GTID set {g}; the server refuses it if that history was purged"
+            ),
+            "",
+        );
+    }
+    if let Some(at) = &p.config.options.start_position {
+        let files = server_binlog_files(&opts).await;
+        // Checked when the config was loaded; the file name as the project will use it.
+        let file = crate::source::start_at::parse_file_offset(at)
+            .map(|p| p.file)
+            .unwrap_or_default();
+        let file = file.as_str();
+        return match files {
+            Ok(files) if files.iter().any(|f| f == file) => check(
+                name,
+                Outcome::Pass,
+                format!("start_position {at} is in the binlog"),
+                "",
+            ),
+            Ok(files) => check(
+                name,
+                Outcome::Fail,
+                format!(
+                    "start_position {at}: the server has no binlog file {file} (it has {} to {})",
+                    files.first().map_or("none", String::as_str),
+                    files.last().map_or("none", String::as_str)
+                ),
+                "choose a position in a binlog file the server still has (SHOW BINARY LOGS)",
             ),
             Err(e) => check(
                 name,
@@ -363,6 +438,25 @@ async fn start_position_check(p: &LoadedProject, checkpoint: Option<&Position>) 
             Outcome::Pass,
             "a new project starts at the current end of the binlog",
             "",
+        ),
+    }
+}
+
+/// The server-id check alone (a new connection), for waiting until a just-stopped stream of the
+/// same project has left the source's replica list without running every check again.
+pub async fn server_id_recheck(p: &LoadedProject) -> Check {
+    let opts = SourceOptions::from_config(&p.config.source);
+    match opts.connect().await {
+        Ok(mut conn) => {
+            let c = server_id_check(&mut conn, p.config.source.server_id).await;
+            let _ = conn.disconnect().await;
+            c
+        }
+        Err(e) => check(
+            "source.server_id",
+            Outcome::Fail,
+            format!("cannot connect to check it: {e}"),
+            "make the source reachable",
         ),
     }
 }

@@ -132,6 +132,10 @@ impl CatalogColumn {
 }
 
 /// Parses `'a','b''c','d'` (SQL single-quoted strings, `''` for a quote) into its members.
+///
+/// OceanBase prints members unescaped (`'b'q'` for `b'q`, `'c\d'` for `c\d`), so a lone quote
+/// ends a member only where the list goes on (`,'`) or ends, and a backslash escapes only a
+/// backslash or a quote; anywhere else both are part of the member.
 fn parse_members(list: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut chars = list.chars().peekable();
@@ -146,8 +150,20 @@ fn parse_members(list: &str) -> Vec<String> {
                     chars.next();
                     member.push('\'');
                 }
-                '\'' => break,
-                '\\' => {
+                '\'' => {
+                    let mut rest = chars.clone();
+                    let ends = match rest.next() {
+                        None => true,
+                        Some(',') => rest.find(|c| !c.is_whitespace()) == Some('\''),
+                        Some(_) => false,
+                    };
+                    if ends {
+                        break;
+                    }
+                    member.push('\'');
+                }
+                // `\\` and `\'` are escapes (MySQL); OceanBase prints a lone backslash as is.
+                '\\' if matches!(chars.peek(), Some('\\' | '\'')) => {
                     if let Some(n) = chars.next() {
                         member.push(n);
                     }
@@ -243,6 +259,13 @@ mod tests {
         assert_eq!(c("enum('a','b''c','d,e')").members(), ["a", "b'c", "d,e"]);
         assert_eq!(c("set('红','绿')").members(), ["红", "绿"]);
         assert_eq!(c("enum('')").members(), [""]);
+        // OceanBase leaves quotes inside members unescaped.
+        assert_eq!(
+            c(r"enum('a','b'q','c\d','e,f')").members(),
+            ["a", "b'q", r"c\d", "e,f"]
+        );
+        assert_eq!(c(r"enum('c\\d','\'')").members(), [r"c\d", "'"]);
+        assert_eq!(c("set('x'y')").members(), ["x'y"]);
         assert!(c("varchar(10)").members().is_empty());
         assert!(c("int(10) unsigned").unsigned());
     }

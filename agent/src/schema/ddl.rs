@@ -235,12 +235,26 @@ fn charset_id(charset: &str) -> u16 {
     }
 }
 
+/// Collation id of a collation: the common ones exactly (as `information_schema.COLLATIONS`
+/// numbers them), any other as its character set's default.
 fn collation_id(collation: &str) -> u16 {
     let c = collation.to_ascii_lowercase();
-    if c == "binary" {
-        BINARY_CHARSET
-    } else {
-        charset_id(c.split('_').next().unwrap_or(""))
+    match c.as_str() {
+        "binary" => BINARY_CHARSET,
+        "utf8mb4_general_ci" => 45,
+        "utf8mb4_bin" => 46,
+        "utf8mb4_unicode_ci" => 224,
+        "utf8mb4_0900_ai_ci" => 255,
+        "utf8mb4_0900_bin" => 309,
+        "utf8_general_ci" | "utf8mb3_general_ci" => 33,
+        "utf8_bin" | "utf8mb3_bin" => 83,
+        "latin1_swedish_ci" => 8,
+        "latin1_bin" => 47,
+        "ascii_general_ci" => 11,
+        "ascii_bin" => 65,
+        "gbk_chinese_ci" => 28,
+        "gbk_bin" => 87,
+        _ => charset_id(c.split('_').next().unwrap_or("")),
     }
 }
 

@@ -4,7 +4,8 @@
 //! Fixes applied over the parser: signed MEDIUMINT is sign-extended, YEAR 0 stays 0, unsigned
 //! integers are widened from their signed bit pattern, TIMESTAMP text becomes seconds and
 //! microseconds, ENUM/SET become their strings, text is decoded from its column charset.
-//! A malformed image returns an error; nothing here panics on bad bytes.
+//! A partial JSON update (MySQL `PARTIAL_UPDATE_ROWS`) is applied to the before image, so the
+//! after image always holds whole documents. A malformed image returns an error; nothing here panics on bad bytes.
 
 use mysql_common::binlog::events::RowsEventData;
 use mysql_common::binlog::value::BinlogValue;
@@ -13,6 +14,7 @@ use mysql_common::io::ParseBuf;
 use mysql_common::value::Value as MyValue;
 use obsync_sdk::{ColumnType, Value};
 
+use super::json_diff;
 use crate::schema::{SourceColumn, SourceTable};
 
 /// A decoded row change: (before image, after image), each a full row in column order.
@@ -64,11 +66,15 @@ pub fn decode_rows<'a>(
     while !buf.is_empty() {
         let left = buf.len();
         let b = match &before {
-            Some(p) => Some(decode_image(&mut buf, t, p, false, json_columns).map_err(err)?),
+            Some(p) => Some(decode_image(&mut buf, t, p, None, json_columns).map_err(err)?),
             None => None,
         };
         let a = match &after {
-            Some(p) => Some(decode_image(&mut buf, t, p, partial, json_columns).map_err(err)?),
+            Some(p) => {
+                // A partial JSON update's after image is applied to the before image.
+                let base = partial.then(|| b.as_deref().unwrap_or(&[]));
+                Some(decode_image(&mut buf, t, p, base, json_columns).map_err(err)?)
+            }
             None => None,
         };
         // A damaged event can describe images of no bytes (no columns present): stop instead of
@@ -88,12 +94,12 @@ fn decode_image<'a>(
     buf: &mut ParseBuf<'a>,
     t: &'a SourceTable,
     present: &[bool],
-    partial_after: bool,
+    partial_base: Option<&[Value]>,
     json_columns: usize,
 ) -> Result<Vec<Value>, String> {
     let truncated = || "row image truncated".to_string();
     let mut partial_bits: Option<&'a [u8]> = None;
-    if partial_after {
+    if partial_base.is_some() {
         let opts = buf.checked_eat_lenenc_int().ok_or_else(truncated)?;
         if opts & 1 != 0 {
             partial_bits = Some(
@@ -163,7 +169,22 @@ fn decode_image<'a>(
         let v = buf
             .parse::<BinlogValue<'a>>((c.binlog_type, c.meta.as_slice(), c.unsigned, is_partial))
             .map_err(|e| format!("column `{}`: {e}", c.name))?;
-        out.push(convert(v, c).map_err(|e| format!("column `{}`: {e}", c.name))?);
+        let v = match v {
+            BinlogValue::JsonDiff(diffs) => match partial_base.and_then(|b| b.get(i)) {
+                Some(Value::Json(before)) => Value::Json(
+                    json_diff::apply(before, &diffs)
+                        .map_err(|e| format!("column `{}`: {e}", c.name))?,
+                ),
+                _ => {
+                    return Err(format!(
+                        "column `{}`: a partial JSON update without the column's before image (set binlog_row_image=FULL or binlog_row_value_options='')",
+                        c.name
+                    ));
+                }
+            },
+            v => convert(v, c).map_err(|e| format!("column `{}`: {e}", c.name))?,
+        };
+        out.push(v);
     }
     Ok(out)
 }
@@ -297,12 +318,14 @@ pub fn convert(v: BinlogValue<'_>, c: &SourceColumn) -> Result<Value, String> {
     match v {
         BinlogValue::Value(v) => convert_plain(v, c),
         BinlogValue::Jsonb(j) => {
-            let json = mysql_common::serde_json::Value::try_from(j).map_err(|e| format!("bad binary json: {e}"))?;
+            let json = mysql_common::serde_json::Value::try_from(j)
+                .map_err(|e| format!("bad binary json: {e}"))?;
             Ok(Value::Json(json.to_string()))
         }
-        BinlogValue::JsonDiff(_) => Err(
-            "partial JSON update (binlog_row_value_options=PARTIAL_JSON) is not supported; set it to ''".into(),
-        ),
+        // Applied to the before image by `decode_image`; never alone.
+        BinlogValue::JsonDiff(_) => {
+            Err("a partial JSON update outside an UPDATE's after image".into())
+        }
     }
 }
 

@@ -11,16 +11,30 @@ pub const MARIADB_COMPRESSED_FIRST: u8 = 165;
 /// Last MariaDB compressed event type.
 pub const MARIADB_COMPRESSED_LAST: u8 = 171;
 
+/// Event type QUERY.
+pub const QUERY: u8 = 2;
+/// Event type GTID (MySQL).
+pub const GTID: u8 = 33;
+/// Event type ANONYMOUS_GTID (MySQL without GTIDs).
+pub const ANONYMOUS_GTID: u8 = 34;
+
 /// The event types obsync parses with `mysql_common`: QUERY, ROTATE, FORMAT_DESCRIPTION, XID,
 /// TABLE_MAP, the v1 and v2 ROWS events, HEARTBEAT, GTID, PARTIAL_UPDATE_ROWS and
 /// TRANSACTION_PAYLOAD.
-const PARSED_TYPES: [u8; 15] = [2, 4, 15, 16, 19, 23, 24, 25, 27, 30, 31, 32, 33, 39, 40];
+const PARSED_TYPES: [u8; 15] = [
+    QUERY, 4, 15, 16, 19, 23, 24, 25, 27, 30, 31, 32, GTID, 39, 40,
+];
 
 /// Parses an event's body when its type is one obsync uses; any other type comes back as
 /// `Ok(None)` unparsed, so a damaged event of a type obsync does not need (a PREVIOUS_GTIDS
 /// event's counts, say) cannot make the parser allocate without bound.
 pub fn parsed_data(ev: &Event) -> std::io::Result<Option<EventData<'_>>> {
-    if PARSED_TYPES.contains(&ev.header().event_type_raw()) {
+    parsed_data_of(ev, &PARSED_TYPES)
+}
+
+/// Parses an event's body when its type is one of `types` (else `Ok(None)`, unparsed).
+pub fn parsed_data_of<'a>(ev: &'a Event, types: &[u8]) -> std::io::Result<Option<EventData<'a>>> {
+    if types.contains(&ev.header().event_type_raw()) {
         ev.read_data()
     } else {
         Ok(None)

@@ -9,12 +9,17 @@
 mod connect;
 pub mod decode;
 mod error;
+mod event_decoder;
 mod events;
+pub mod json_diff;
+mod payload;
 mod reader;
 mod seek;
+pub mod start_at;
 
 pub use connect::{Flavor, SourceOptions};
 pub use error::SourceError;
+pub use event_decoder::{EventDecoder, RowsChunk, SourceEvent};
 pub use events::parsed_data;
-pub use reader::{BinlogReader, RowsChunk, SourceEvent};
+pub use reader::BinlogReader;
 pub use seek::{binlog_files, position_at};

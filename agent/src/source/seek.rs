@@ -13,7 +13,7 @@ use mysql_common::binlog::events::EventData;
 
 use super::connect::SourceOptions;
 use super::error::SourceError;
-use super::events::MARIADB_GTID;
+use super::events::{ANONYMOUS_GTID, GTID, MARIADB_GTID, QUERY, parsed_data_of};
 use crate::checkpoint::Position;
 
 /// Event types that start a transaction or a standalone statement (boundaries).
@@ -22,11 +22,7 @@ fn starts_group(ev: &mysql_common::binlog::events::Event) -> bool {
     if t == MARIADB_GTID {
         return true;
     }
-    // Only the types asked about are parsed (QUERY, GTID, ANONYMOUS_GTID).
-    if ![2, 33, 34].contains(&t) {
-        return false;
-    }
-    match ev.read_data() {
+    match parsed_data_of(ev, &[QUERY, GTID, ANONYMOUS_GTID]) {
         Ok(Some(EventData::GtidEvent(_) | EventData::AnonymousGtidEvent(_))) => true,
         Ok(Some(EventData::QueryEvent(q))) => {
             let sql = q.query();

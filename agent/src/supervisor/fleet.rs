@@ -46,27 +46,35 @@ const SERVER_ID_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs the precheck of a project about to start; returns the failed checks.
 async fn precheck_failures(ctx: &FleetContext, p: &LoadedProject) -> Vec<(String, String, String)> {
-    use crate::precheck::{Outcome, run_checks_resuming};
+    use crate::precheck::{Outcome, run_checks_resuming, server_id_recheck};
     let checkpoint = ctx.store.load(&p.config.name).ok().flatten();
     let deadline = tokio::time::Instant::now() + SERVER_ID_GRACE;
-    loop {
-        let checks =
-            run_checks_resuming(p, &ctx.engine, ctx.runtime.clone(), checkpoint.as_ref()).await;
-        for c in checks.iter().filter(|c| c.outcome == Outcome::Warn) {
-            tracing::warn!(project = %p.config.name, check = %c.name, fix = %c.fix, "precheck warning: {}", c.detail);
-        }
-        let failed: Vec<(String, String, String)> = checks
-            .into_iter()
-            .filter(|c| c.outcome == Outcome::Fail)
-            .map(|c| (c.name, c.detail, c.fix))
-            .collect();
-        let only_server_id = !failed.is_empty() && failed.iter().all(|f| f.0 == "source.server_id");
-        if !only_server_id || tokio::time::Instant::now() >= deadline {
-            return failed;
-        }
+    let checks =
+        run_checks_resuming(p, &ctx.engine, ctx.runtime.clone(), checkpoint.as_ref()).await;
+    for c in checks.iter().filter(|c| c.outcome == Outcome::Warn) {
+        tracing::warn!(project = %p.config.name, check = %c.name, fix = %c.fix, "precheck warning: {}", c.detail);
+    }
+    let mut failed: Vec<(String, String, String)> = checks
+        .into_iter()
+        .filter(|c| c.outcome == Outcome::Fail)
+        .map(|c| (c.name, c.detail, c.fix))
+        .collect();
+    // Only the server id: a stream of this project that just stopped may still be registered
+    // on the source for a moment. Ask again about that alone until the grace period ends.
+    while !failed.is_empty()
+        && failed.iter().all(|f| f.0 == "source.server_id")
+        && tokio::time::Instant::now() < deadline
+    {
         tracing::info!(project = %p.config.name, "server id still registered on the source; checking again");
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let c = server_id_recheck(p).await;
+        failed = if c.outcome == Outcome::Fail {
+            vec![(c.name, c.detail, c.fix)]
+        } else {
+            Vec::new()
+        };
     }
+    failed
 }
 
 impl FleetContext {

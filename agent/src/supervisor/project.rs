@@ -23,7 +23,7 @@ use crate::route::Router;
 use crate::schema::catalog;
 use crate::sink::queue::queue_for_key;
 use crate::sink::{Acked, Outgoing, Pipeline, RocketMqSink, SinkError, Window};
-use crate::source::{BinlogReader, SourceEvent, SourceOptions, position_at};
+use crate::source::{BinlogReader, SourceEvent, SourceOptions, position_at, start_at};
 use crate::status::{ModuleInfo, ObjectInfo, ProjectInfo, ProjectState, StatusBoard};
 use crate::wasm::{ModuleInstance, WasmEngine, load_spec};
 
@@ -260,10 +260,18 @@ impl ProjectRunner {
         let name = self.config.name.clone();
         let mut saved = self.store.load(&name)?;
         let resumed = saved.is_some();
-        if let (None, Some(ts)) = (&saved, self.config.options.start_timestamp) {
-            let position = position_at(&self.source, ts).await?;
-            tracing::info!(project = %name, start_timestamp = ts, %position, "start position found");
-            saved = Some(position);
+        if saved.is_none() {
+            let o = &self.config.options;
+            if let Some(ts) = o.start_timestamp {
+                let position = position_at(&self.source, ts).await?;
+                tracing::info!(project = %name, start_timestamp = ts, %position, "start position found");
+                saved = Some(position);
+            } else if let Some(p) = &o.start_position {
+                // Checked when the config was loaded.
+                saved = start_at::parse_file_offset(p).ok();
+            } else if let Some(g) = &o.start_gtid {
+                saved = Some(start_at::gtid_start(g));
+            }
         }
         // Routes are read again at every (re)start: a changed queue count is used from this
         // position on (nothing is in flight now).

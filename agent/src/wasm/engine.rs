@@ -91,6 +91,11 @@ impl WasmEngine {
     pub fn new(cache_dir: Option<&Path>) -> Result<Self, WasmError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // `OBSYNC_WASM_PERFMAP=1`: name compiled module functions in /tmp/perf-<pid>.map, so
+        // `perf` profiles show where a module spends its time (off by default).
+        if std::env::var_os("OBSYNC_WASM_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| WasmError::Compile {
             module: "<engine>".into(),
             message: format!("{e:#}"),

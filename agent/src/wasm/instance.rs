@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use obsync_sdk::abi::{GuestResult, decode, encode};
+use obsync_sdk::abi::{GuestResult, decode};
 use obsync_sdk::{
     ABI_VERSION, FilterDecision, FilterOutput, FormatBatch, FormatOutput, ModuleKind,
 };
@@ -195,6 +195,8 @@ fn guest_log(mut caller: Caller<'_, GuestState>, level: u32, ptr: u32, len: u32)
 pub struct ModuleInstance {
     module: Arc<LoadedModule>,
     live: Option<Live>,
+    /// The encoded batch, kept between calls so its buffer is allocated once.
+    input: Vec<u8>,
 }
 
 struct Live {
@@ -217,7 +219,11 @@ impl ModuleInstance {
                 ),
             });
         }
-        let mut me = ModuleInstance { module, live: None };
+        let mut me = ModuleInstance {
+            module,
+            live: None,
+            input: Vec::new(),
+        };
         me.live = Some(me.start()?);
         Ok(me)
     }
@@ -310,7 +316,9 @@ impl ModuleInstance {
         &mut self,
         batch: &FormatBatch,
     ) -> Result<T, WasmError> {
-        let input = encode(batch).map_err(|e| WasmError::Output {
+        let mut input = std::mem::take(&mut self.input);
+        input.clear();
+        obsync_sdk::abi::encode_batch_into(batch, &mut input).map_err(|e| WasmError::Output {
             module: self.module.name().to_string(),
             message: format!("cannot encode the batch: {e}"),
         })?;
@@ -319,21 +327,14 @@ impl ModuleInstance {
             None => self.start()?,
         };
         let (live, result) = self.call(live, &input);
+        // Keep the buffer unless one huge batch made it large.
+        if input.capacity() <= 16 << 20 {
+            self.input = input;
+        }
         if result.is_ok() {
             self.live = Some(live);
         }
-        let bytes = result?;
-        match decode::<GuestResult<T>>(&bytes) {
-            Ok(GuestResult::Ok(out)) => Ok(out),
-            Ok(GuestResult::Err(message)) => Err(WasmError::Output {
-                module: self.module.name().to_string(),
-                message: format!("reported an error: {message}"),
-            }),
-            Err(e) => Err(WasmError::Output {
-                module: self.module.name().to_string(),
-                message: format!("returned malformed output ({} bytes): {e}", bytes.len()),
-            }),
-        }
+        result
     }
 
     fn check_output(
@@ -364,7 +365,13 @@ impl ModuleInstance {
         Ok(out)
     }
 
-    fn call(&self, mut live: Live, input: &[u8]) -> (Live, Result<Vec<u8>, WasmError>) {
+    /// One call: the batch into guest memory, the entry point, the result decoded straight
+    /// from guest memory (no copy of it first), the result buffer freed.
+    fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        mut live: Live,
+        input: &[u8],
+    ) -> (Live, Result<T, WasmError>) {
         let name = self.module.name().to_string();
         let trap = |e: wasmtime::Error| WasmError::Trap {
             module: name.clone(),
@@ -392,15 +399,25 @@ impl ModuleInstance {
                 .memory
                 .data(&live.store)
                 .get(out_ptr as usize..out_ptr as usize + out_len as usize)
-                .map(<[u8]>::to_vec)
                 .ok_or_else(|| WasmError::Output {
                     module: name.clone(),
                     message: format!("returned an out-of-bounds result {out_ptr}+{out_len}"),
                 })?;
+            let decoded = match decode::<GuestResult<T>>(bytes) {
+                Ok(GuestResult::Ok(out)) => Ok(out),
+                Ok(GuestResult::Err(message)) => Err(WasmError::Output {
+                    module: name.clone(),
+                    message: format!("reported an error: {message}"),
+                }),
+                Err(e) => Err(WasmError::Output {
+                    module: name.clone(),
+                    message: format!("returned malformed output ({out_len} bytes): {e}"),
+                }),
+            };
             live.free
                 .call(&mut live.store, (out_ptr, out_len))
                 .map_err(trap)?;
-            Ok(bytes)
+            decoded
         })();
         (live, result)
     }

@@ -11,34 +11,47 @@
 use obsync_sdk::json::JsonWriter;
 use obsync_sdk::{FormatBatch, FormatOutput, RowChange, TableSchema, Value};
 
+use crate::image::Keys;
 use crate::{image, keys, types};
 
 /// Formats every row of the batch; `with_types` adds `__light_type` (DefaultExtendColumnType).
 pub fn format(batch: &FormatBatch, with_types: bool) -> Result<FormatOutput, String> {
+    // Per table, once per batch: the joined key names and the column names as JSON keys.
+    let tables: Vec<(Option<String>, Keys)> = batch
+        .schemas
+        .iter()
+        .map(|s| (keys::names_joined(s), Keys::new(&s.columns)))
+        .collect();
     crate::each_row(batch, |schema, row| {
-        format_row(batch, schema, row, with_types)
+        let Some((names, columns)) = tables.get(row.table as usize) else {
+            return Err(format!("unknown table index {}", row.table));
+        };
+        format_row(batch, schema, names.as_deref(), columns, row, with_types)
     })
 }
 
 fn format_row(
     batch: &FormatBatch,
     schema: &TableSchema,
+    key_names: Option<&str>,
+    columns: &Keys,
     row: &RowChange,
     with_types: bool,
 ) -> Result<Vec<u8>, String> {
-    let mut w = JsonWriter::with_capacity(256 + schema.columns.len() * 32);
+    let images = usize::from(row.before.is_some()) + usize::from(row.after.is_some());
+    let mut w = JsonWriter::with_capacity(320 + images * schema.columns.len() * 40);
     w.raw("{");
     w.key("allMetaData");
-    write_meta(&mut w, batch, schema, row);
+    write_meta(&mut w, batch, schema, key_names, row);
     w.raw(",");
     w.key("prevStruct");
-    write_image(&mut w, schema, row.before.as_deref(), with_types)?;
+    write_image(&mut w, schema, columns, row.before.as_deref(), with_types)?;
     w.raw(",");
     w.key("recordType");
     w.string(row.kind.as_str());
     w.raw(",");
     w.key("postStruct");
-    write_image(&mut w, schema, row.after.as_deref(), with_types)?;
+    write_image(&mut w, schema, columns, row.after.as_deref(), with_types)?;
     w.raw("}");
     Ok(w.into_bytes())
 }
@@ -50,13 +63,19 @@ fn opt_string(w: &mut JsonWriter, v: Option<&str>) {
     }
 }
 
-fn write_meta(w: &mut JsonWriter, batch: &FormatBatch, schema: &TableSchema, row: &RowChange) {
+fn write_meta(
+    w: &mut JsonWriter,
+    batch: &FormatBatch,
+    schema: &TableSchema,
+    key_names: Option<&str>,
+    row: &RowChange,
+) {
     w.raw("{");
     w.key("checkpoint");
     w.null();
     w.raw(",");
     w.key("record_primary_key");
-    opt_string(w, keys::names_joined(schema).as_deref());
+    opt_string(w, key_names);
     w.raw(",");
     w.key("source_identity");
     w.null();
@@ -78,7 +97,9 @@ fn write_meta(w: &mut JsonWriter, batch: &FormatBatch, schema: &TableSchema, row
     w.string(&schema.database);
     w.raw(",");
     w.key("timestamp");
-    w.string(&row.meta.timestamp.to_string());
+    w.raw("\"");
+    w.u64(u64::from(row.meta.timestamp));
+    w.raw("\"");
     w.raw(",");
     w.key("uniqueId");
     w.string(&row.meta.transaction_id);
@@ -87,13 +108,16 @@ fn write_meta(w: &mut JsonWriter, batch: &FormatBatch, schema: &TableSchema, row
     w.string(&row.meta.transaction_id);
     w.raw(",");
     w.key("clusterId");
-    w.string(&row.meta.server_id.to_string());
+    w.raw("\"");
+    w.u64(u64::from(row.meta.server_id));
+    w.raw("\"");
     w.raw("}");
 }
 
 fn write_image(
     w: &mut JsonWriter,
     schema: &TableSchema,
+    keys: &Keys,
     values: Option<&[Value]>,
     with_types: bool,
 ) -> Result<(), String> {
@@ -102,7 +126,7 @@ fn write_image(
         return Ok(());
     };
     image::check(&schema.columns, values)?;
-    image::write_fields(w, &schema.columns, values, with_types);
+    image::write_fields_keyed(w, keys, values, with_types);
     if with_types {
         if !values.is_empty() {
             w.raw(",");
@@ -113,7 +137,7 @@ fn write_image(
             if n > 0 {
                 w.raw(",");
             }
-            w.key(&col.name);
+            w.raw_bytes(keys.get(n));
             w.raw("{");
             w.key("schemaType");
             w.string(&types::upper(col));

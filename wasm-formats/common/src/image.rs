@@ -4,6 +4,55 @@ use obsync_sdk::json::JsonWriter;
 use obsync_sdk::render::write_value;
 use obsync_sdk::{ColumnSchema, Value};
 
+/// A table's column names rendered once as JSON keys (`"name":`), so the rows of a batch do not
+/// escape them again.
+pub struct Keys {
+    text: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Keys {
+    /// Renders the keys of `columns`.
+    pub fn new(columns: &[ColumnSchema]) -> Keys {
+        let mut w = JsonWriter::with_capacity(columns.len() * 12);
+        let mut ends = Vec::with_capacity(columns.len());
+        for c in columns {
+            w.key(&c.name);
+            ends.push(w.as_bytes().len());
+        }
+        Keys {
+            text: w.into_bytes(),
+            ends,
+        }
+    }
+
+    /// The key of column `i` (empty past the last column).
+    pub fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends.get(i - 1).copied().unwrap_or(0)
+        };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.text.get(start..end).unwrap_or_default()
+    }
+}
+
+/// Writes `{"col": value, …}` like [`write_fields`], with keys rendered beforehand.
+pub fn write_fields_keyed(w: &mut JsonWriter, keys: &Keys, values: &[Value], open: bool) {
+    w.raw("{");
+    for (n, v) in values.iter().enumerate() {
+        if n > 0 {
+            w.raw(",");
+        }
+        w.raw_bytes(keys.get(n));
+        write_value(w, v);
+    }
+    if !open {
+        w.raw("}");
+    }
+}
+
 /// Checks that an image has one value per column.
 pub fn check(columns: &[ColumnSchema], values: &[Value]) -> Result<(), String> {
     if values.len() == columns.len() {

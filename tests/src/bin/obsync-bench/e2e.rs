@@ -1,8 +1,12 @@
-//! End to end: a pre-written binlog of ROWS row changes of a 5-column table (60% INSERTs in
-//! 1,000-row transactions and 10% in one transaction, 10% UPDATEs in 1,000-row transactions and
-//! 10% in one, 10% DELETEs in 1,000-row transactions) read by obsync from before the first of them
-//! (`start_timestamp`), Default format (WASM), into a topic of 8 queues; timed from "running" to
-//! the last acknowledgement, beside the broker's direct ingest of the same messages.
+//! End to end: a pre-written binlog read by obsync from before the first of its row changes,
+//! Default format (WASM), into a topic of 8 queues; timed from "running" to the last
+//! acknowledgement, beside the broker's direct ingest of the same messages.
+//!
+//! The binlog is either the shared benchmark dataset that `scripts/bench.sh` writes once for every
+//! measurement (`BENCH_DATASET`, see [`Dataset::from_env`]), or, run alone, ROWS row changes of a
+//! 5-column table written here (60% INSERTs in 1,000-row transactions and 10% in one
+//! transaction, 10% UPDATEs in 1,000-row transactions and 10% in one, 10% DELETEs in 1,000-row
+//! transactions).
 
 use std::time::{Duration, Instant};
 
@@ -99,21 +103,88 @@ async fn write(conn: &mut mysql_async::Conn, rows: usize) -> anyhow::Result<Writ
     })
 }
 
-/// Runs the end-to-end comparison on `rows` row changes and prints its table.
-pub async fn run(rows: usize) -> anyhow::Result<()> {
-    let db = unique("bench");
-    let (e2e_topic, direct_topic) = (unique("bench_e2e"), unique("bench_direct"));
-    let (mq, mut conn) = setup(&db, &[&e2e_topic, &direct_topic]).await?;
-    let start_ts: u64 = conn
-        .query_first("SELECT UNIX_TIMESTAMP()")
-        .await?
-        .unwrap_or(0);
-    let written = write(&mut conn, rows).await?;
-    drop(conn);
+/// A binlog written before the run: its database, tables, where it starts and what it holds.
+pub struct Dataset {
+    db: String,
+    tables: Vec<String>,
+    from: String,
+    counts: [usize; 3],
+    description: String,
+}
 
+impl Dataset {
+    /// The dataset `scripts/bench.sh` wrote: `BENCH_DATASET="db table,table file:offset
+    /// inserts,updates,deletes"`, with `BENCH_DATASET_ABOUT` describing it; `None` when unset.
+    pub fn from_env() -> anyhow::Result<Option<Dataset>> {
+        let Ok(text) = std::env::var("BENCH_DATASET") else {
+            return Ok(None);
+        };
+        let bad = || anyhow::anyhow!("BENCH_DATASET {text:?}: want \"db t1,t2 file:offset i,u,d\"");
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        let [db, tables, from, counts] = parts[..] else {
+            return Err(bad());
+        };
+        let counts: Vec<usize> = counts
+            .split(',')
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad())?;
+        let counts: [usize; 3] = counts.try_into().map_err(|_| bad())?;
+        Ok(Some(Dataset {
+            db: db.into(),
+            tables: tables.split(',').map(String::from).collect(),
+            from: from.into(),
+            counts,
+            description: std::env::var("BENCH_DATASET_ABOUT").unwrap_or_default(),
+        }))
+    }
+}
+
+/// Runs the end-to-end comparison and prints its table: on `dataset`, or on `rows` row changes
+/// written now.
+pub async fn run(rows: usize, dataset: Option<Dataset>) -> anyhow::Result<()> {
+    let (e2e_topic, direct_topic) = (unique("bench_e2e"), unique("bench_direct"));
     let name = unique("bench");
-    let project = project_toml(&name, &db, "t", &e2e_topic, unique_server_id())
-        + &format!("\n[options]\nstart_timestamp = {start_ts}\n");
+    let (mq, project, written, about) = match dataset {
+        Some(d) => {
+            let mq = Mq::new()?;
+            for topic in [&e2e_topic, &direct_topic] {
+                mq.create_topic(topic, 8).await?;
+            }
+            let mut project =
+                project_toml(&name, &d.db, &d.tables[0], &e2e_topic, unique_server_id());
+            for t in &d.tables[1..] {
+                project += &format!(
+                    "\n[[objects]]\ndatabase = \"{}\"\ntable = \"{t}\"\ntopic = \"{e2e_topic}\"\n",
+                    d.db
+                );
+            }
+            project += &format!("\n[options]\nstart_position = \"{}\"\n", d.from);
+            let written = Written {
+                counts: d.counts,
+                seconds: 0.0,
+            };
+            (mq, project, written, d.description)
+        }
+        None => {
+            let db = unique("bench");
+            let (mq, mut conn) = setup(&db, &[&e2e_topic, &direct_topic]).await?;
+            let start_ts: u64 = conn
+                .query_first("SELECT UNIX_TIMESTAMP()")
+                .await?
+                .unwrap_or(0);
+            let written = write(&mut conn, rows).await?;
+            drop(conn);
+            let project = project_toml(&name, &db, "t", &e2e_topic, unique_server_id())
+                + &format!("\n[options]\nstart_timestamp = {start_ts}\n");
+            let about = format!(
+                "two of {} rows in one transaction; Default format, 5 columns",
+                rows / 10
+            );
+            (mq, project, written, about)
+        }
+    };
+    let rows: usize = written.counts.iter().sum();
     let obsync = Obsync::start(&name, &project).await?;
     let started = Instant::now();
     obsync
@@ -145,23 +216,24 @@ pub async fn run(rows: usize) -> anyhow::Result<()> {
     let e2e = rows as f64 / e2e_secs;
     let direct = rows as f64 / direct_secs;
     println!(
-        "row changes: {rows} ({} INSERT, {} UPDATE, {} DELETE; two of {} rows in one transaction); \
-         message bodies: {} / {} / {} bytes (Default format, 5 columns)",
+        "row changes: {rows} ({} INSERT, {} UPDATE, {} DELETE; {about}); \
+         mean message bodies: {} / {} / {} bytes",
         written.counts[0],
         written.counts[1],
         written.counts[2],
-        rows / 10,
         shares[0].body_bytes,
         shares[1].body_bytes,
         shares[2].body_bytes
     );
     println!("| path | seconds | rows/s | vs broker |");
     println!("|---|---:|---:|---:|");
-    println!(
-        "| MariaDB writing the binlog | {:.1} | {:.0} | |",
-        written.seconds,
-        rows as f64 / written.seconds
-    );
+    if written.seconds > 0.0 {
+        println!(
+            "| MariaDB writing the binlog | {:.1} | {:.0} | |",
+            written.seconds,
+            rows as f64 / written.seconds
+        );
+    }
     println!(
         "| broker direct ingest ({} lanes, batches of {}) | {direct_secs:.1} | {direct:.0} | 1.00 |",
         direct::LANES,

@@ -3,7 +3,8 @@
 //! drift between runs and machines (`BENCHMARKS.md` records them).
 //!
 //! - `obsync-bench e2e [ROWS]` (default 1,000,000): end to end against the broker's direct
-//!   ingest of the same messages, peak RSS;
+//!   ingest of the same messages, peak RSS; on the dataset in `BENCH_DATASET` when set (the
+//!   binlog every measurement of `scripts/bench.sh` shares), else on ROWS changes written now;
 //! - `obsync-bench latency [SECONDS [RATE [BIG]]]` (defaults 30, 10,000, 1,000,000): commit →
 //!   broker latency under a steady load, RSS during it, and RSS while one BIG-row transaction is
 //!   delivered.
@@ -30,7 +31,7 @@ where
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("e2e") | None => e2e::run(arg(&args, 1, 1_000_000)?).await,
+        Some("e2e") | None => e2e::run(arg(&args, 1, 1_000_000)?, e2e::Dataset::from_env()?).await,
         Some("latency") => {
             latency::run(
                 arg(&args, 1, 30)?,

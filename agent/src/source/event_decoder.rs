@@ -1,0 +1,546 @@
+//! The binlog's event grammar, independent of where the events come from: table maps and their
+//! schemas, transactions and their ids, row events into [`RowsChunk`]s, DDL into the schema
+//! history, transaction payloads into their inner events, and the position after each event.
+//! [`super::BinlogReader`] feeds it from a live stream; tests feed it from binlog files.
+//!
+//! Invariants: a [`SourceEvent::Commit`] is produced only at a transaction boundary, with the
+//! position after it; events inside a transaction payload all sit at the payload event's place,
+//! so no position ever points into a payload; rows of tables not carried are skipped undecoded.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use mysql_common::binlog::consts::BinlogChecksumAlg;
+use mysql_common::binlog::events::{Event, EventData, RowsEventData};
+use obsync_sdk::ChangeKind;
+
+use super::decode::{DecodedRow, decode_rows};
+use super::error::SourceError;
+use super::events::{
+    MARIADB_COMPRESSED_FIRST, MARIADB_COMPRESSED_LAST, MARIADB_GTID, mysql_gtid, parse_maria_gtid,
+    parsed_data, rotate_name_before_fde,
+};
+use super::payload::PayloadEvents;
+use crate::checkpoint::Position;
+use crate::schema::catalog::CatalogTable;
+use crate::schema::ddl::{self, Ddl};
+use crate::schema::history::SchemaHistory;
+use crate::schema::{
+    SchemaError, SourceTable, from_table_map, from_table_map_and_catalog, from_table_map_unnamed,
+};
+
+/// The rows of one ROWS event of a carried table.
+#[derive(Debug)]
+pub struct RowsChunk {
+    /// The table the rows belong to.
+    pub table: Arc<SourceTable>,
+    /// INSERT, UPDATE or DELETE.
+    pub kind: ChangeKind,
+    /// The decoded rows, in event order.
+    pub rows: Vec<DecodedRow>,
+    /// Event time (seconds since the epoch).
+    pub timestamp: u32,
+    /// The transaction id: GTID, or `file:offset` of the transaction's first event.
+    pub transaction_id: Arc<str>,
+    /// Index of the first row of this chunk within its transaction.
+    pub first_index: u32,
+    /// `file:offset` (end offset) of the ROWS event.
+    pub position: Arc<str>,
+    /// The originating server id.
+    pub server_id: u32,
+    /// Size of the ROWS event in the binlog.
+    pub event_bytes: u32,
+}
+
+/// What the reader produces.
+#[derive(Debug)]
+pub enum SourceEvent {
+    /// Rows of a carried table.
+    Rows(RowsChunk),
+    /// A transaction (or a standalone statement such as DDL) ended; resuming from this position
+    /// starts after it.
+    Commit(Position),
+    /// The server is alive and idle.
+    Heartbeat,
+}
+
+#[derive(Default)]
+struct Txn {
+    active: bool,
+    id: Option<Arc<str>>,
+    gtid: Option<String>,
+    next_index: u32,
+}
+
+/// The decoding state of one binlog stream.
+pub struct EventDecoder {
+    /// The server's address, for errors.
+    addr: String,
+    tables: HashMap<u64, (Vec<u8>, Arc<SourceTable>)>,
+    file: String,
+    pos: u64,
+    seen_fde: bool,
+    txn: Txn,
+    last_gtid: Option<String>,
+    /// Versioned table descriptions, for table maps without column names.
+    history: SchemaHistory,
+    /// Whether DDL is followed into the history (the server sends no column names).
+    track_schemas: bool,
+    /// Tables whose description was read from the catalog since their last DDL (a mismatch then
+    /// is final).
+    catalog_fresh: HashSet<(String, String)>,
+    /// A table whose description the current event needs.
+    want_catalog: Option<(String, String)>,
+    /// The transaction payload whose inner events are being read (MySQL compression).
+    payload: Option<PayloadEvents>,
+    /// Name columns `@1`, `@2`, … when table maps carry no names, instead of asking the
+    /// catalog (tools and decoder tests on binlog files; never for delivery).
+    unnamed_columns: bool,
+}
+
+impl EventDecoder {
+    /// A decoder whose next event is at `start`; `track_schemas` follows DDL into `history`
+    /// (needed when table maps carry no column names). `addr` names the server in errors.
+    pub fn new(
+        addr: String,
+        start: &Position,
+        history: SchemaHistory,
+        track_schemas: bool,
+    ) -> Self {
+        EventDecoder {
+            addr,
+            tables: HashMap::new(),
+            file: start.file.clone(),
+            pos: start.offset,
+            seen_fde: false,
+            txn: Txn::default(),
+            last_gtid: start.gtid.clone(),
+            history,
+            track_schemas,
+            catalog_fresh: HashSet::new(),
+            want_catalog: None,
+            payload: None,
+            unnamed_columns: false,
+        }
+    }
+
+    /// Names the columns of table maps without names `@1`, `@2`, … as `mariadb-binlog` does,
+    /// instead of asking for a catalog description: for reading binlog files without their
+    /// server (tools, decoder tests), never for delivery.
+    pub fn with_unnamed_columns(mut self) -> Self {
+        self.unnamed_columns = true;
+        self
+    }
+
+    /// The table whose description the last [`EventDecoder::handle`] call needed: describe it
+    /// with [`EventDecoder::described`], then handle the same event again.
+    pub fn take_wanted_catalog(&mut self) -> Option<(String, String)> {
+        self.want_catalog.take()
+    }
+
+    /// Records a table's description read from the catalog at the current position.
+    pub fn described(
+        &mut self,
+        key: (String, String),
+        table: CatalogTable,
+    ) -> Result<(), SourceError> {
+        self.catalog_fresh.insert(key.clone());
+        let file = self.file.clone();
+        self.history
+            .set(key, Some(table), (file.as_str(), self.pos))
+            .map_err(|e| SourceError::Protocol {
+                position: self.here(),
+                message: e.to_string(),
+            })
+    }
+
+    /// The position after the last event handled, `file:offset`.
+    pub fn here(&self) -> String {
+        format!("{}:{}", self.file, self.pos)
+    }
+
+    /// The next event inside the current transaction payload, if one is being read.
+    pub fn next_payload_event(&mut self) -> Result<Option<Event>, SourceError> {
+        let Some(payload) = self.payload.as_mut() else {
+            return Ok(None);
+        };
+        // As for the stream: a parser panic on damaged data is an error, not a dead task.
+        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| payload.next_event()));
+        match next {
+            Ok(Ok(Some(ev))) => Ok(Some(ev)),
+            Ok(Ok(None)) => {
+                self.payload = None;
+                Ok(None)
+            }
+            Ok(Err(e)) => Err(SourceError::Protocol {
+                position: self.here(),
+                message: format!("damaged compressed transaction payload: {e}"),
+            }),
+            Err(_) => Err(SourceError::Protocol {
+                position: self.here(),
+                message: "damaged compressed transaction payload: the event parser failed".into(),
+            }),
+        }
+    }
+
+    /// Builds a carried table's schema from its table map, with `information_schema` when the
+    /// map has no column names; `Ok(None)` when the description must be read first.
+    fn table_schema(
+        &mut self,
+        tme: &mysql_common::binlog::events::TableMapEvent<'_>,
+    ) -> Result<Option<SourceTable>, SourceError> {
+        match from_table_map(tme) {
+            Ok(t) => Ok(Some(t)),
+            Err(SchemaError::NoColumnNames { .. }) if self.unnamed_columns => {
+                Ok(Some(from_table_map_unnamed(tme)?))
+            }
+            Err(SchemaError::NoColumnNames { database, table }) => {
+                let key = (database, table);
+                let Some(Some(catalog)) = self.history.get(&key) else {
+                    self.want_catalog = Some(key);
+                    return Ok(None);
+                };
+                match from_table_map_and_catalog(tme, &catalog) {
+                    Ok(t) => Ok(Some(t)),
+                    // Described before a DDL this stream did not see (it ran before our start
+                    // position, or while we were away): read it again once.
+                    Err(SchemaError::CatalogMismatch { .. })
+                        if !self.catalog_fresh.contains(&key) =>
+                    {
+                        self.want_catalog = Some(key);
+                        Ok(None)
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Applies a DDL statement to the schema history, at the end position of its event.
+    fn follow_ddl(&mut self, sql: &str, default_db: &str, log_pos: u32) -> Result<(), SourceError> {
+        let file = self.file.clone();
+        let at = (file.as_str(), u64::from(log_pos));
+        let err = |e: crate::schema::history::HistoryError| SourceError::Protocol {
+            position: format!("{file}:{log_pos}"),
+            message: e.to_string(),
+        };
+        let h = &mut self.history;
+        let mut touched = Vec::new();
+        match ddl::parse(sql, default_db) {
+            Ddl::Create(name, table) => {
+                touched.push(name.clone());
+                h.set(name, Some(table), at).map_err(err)?;
+            }
+            Ddl::CreateLike(name, from) => {
+                touched.push(name.clone());
+                match h.get(&from) {
+                    Some(Some(t)) => h.set(name, Some((*t).clone()), at).map_err(err)?,
+                    _ => h.forget(&name),
+                }
+            }
+            Ddl::Alter(name, changes, rename) => {
+                touched.push(name.clone());
+                let after = match h.get(&name) {
+                    Some(Some(t)) => ddl::apply(&t, &changes),
+                    _ => None,
+                };
+                match (after, rename) {
+                    (Some(t), Some(to)) => {
+                        touched.push(to.clone());
+                        h.set(name, None, at).map_err(err)?;
+                        h.set(to, Some(t), at).map_err(err)?;
+                    }
+                    (Some(t), None) => h.set(name, Some(t), at).map_err(err)?,
+                    (None, rename) => {
+                        h.forget(&name);
+                        if let Some(to) = rename {
+                            h.forget(&to);
+                            touched.push(to);
+                        }
+                    }
+                }
+            }
+            Ddl::Rename(pairs) => {
+                for (from, to) in pairs {
+                    touched.push(from.clone());
+                    touched.push(to.clone());
+                    let t = h.get(&from);
+                    h.set(from, None, at).map_err(err)?;
+                    match t {
+                        Some(Some(t)) => h.set(to, Some((*t).clone()), at).map_err(err)?,
+                        _ => h.forget(&to),
+                    }
+                }
+            }
+            Ddl::Drop(names) => {
+                for name in names {
+                    touched.push(name.clone());
+                    h.set(name, None, at).map_err(err)?;
+                }
+            }
+            Ddl::Unknown(name) => {
+                tracing::warn!(database = %name.0, table = %name.1, "DDL not followed; the table's schema is read from information_schema when next needed");
+                touched.push(name.clone());
+                h.forget(&name);
+            }
+            Ddl::Other => {}
+        }
+        for name in touched {
+            self.catalog_fresh.remove(&name);
+        }
+        Ok(())
+    }
+
+    /// Handles one event: what it means for the consumer, if anything. When it returns `Ok(None)`
+    /// with a wanted catalog table (see [`EventDecoder::take_wanted_catalog`]), the event was not
+    /// consumed and must be handled again once the table is described.
+    pub fn handle(
+        &mut self,
+        ev: &Event,
+        carried: &(dyn Fn(&str, &str) -> bool + Sync),
+    ) -> Result<Option<SourceEvent>, SourceError> {
+        let header = ev.header();
+        self.verify_checksum(ev)?;
+        // Events inside a transaction payload all sit at the payload event's place.
+        let (log_pos, event_start, artificial) = match &self.payload {
+            Some(p) => (p.end_pos, p.start_pos, false),
+            None => (
+                header.log_pos(),
+                u64::from(header.log_pos()).saturating_sub(u64::from(header.event_size())),
+                header.log_pos() == 0 || header.flags_raw() & 0x20 != 0,
+            ),
+        };
+        let protocol =
+            |position: String, message: String| SourceError::Protocol { position, message };
+        let data = parsed_data(ev).map_err(|e| {
+            protocol(
+                self.here(),
+                format!("event type {}: {e}", header.event_type_raw()),
+            )
+        })?;
+        let result = match data {
+            None => self.handle_raw(ev, header.event_type_raw(), event_start)?,
+            Some(EventData::FormatDescriptionEvent(_)) => {
+                self.seen_fde = true;
+                None
+            }
+            Some(EventData::RotateEvent(r)) => {
+                let name = if self.seen_fde {
+                    r.name_raw().to_vec()
+                } else {
+                    rotate_name_before_fde(ev)
+                };
+                self.file = String::from_utf8_lossy(&name).into_owned();
+                self.pos = r.position();
+                if !artificial {
+                    self.tables.clear();
+                }
+                return Ok(None);
+            }
+            Some(EventData::HeartbeatEvent) => Some(SourceEvent::Heartbeat),
+            Some(EventData::GtidEvent(g)) => {
+                let gtid = mysql_gtid(g.sid(), g.gno());
+                self.begin(Some(gtid), event_start);
+                None
+            }
+            Some(EventData::TableMapEvent(tme)) => {
+                let id = tme.table_id();
+                let fresh = self
+                    .tables
+                    .get(&id)
+                    .is_none_or(|(raw, _)| raw.as_slice() != ev.data());
+                if fresh && carried(&tme.database_name(), &tme.table_name()) {
+                    let Some(table) = self.table_schema(&tme)? else {
+                        return Ok(None);
+                    };
+                    self.tables
+                        .insert(id, (ev.data().to_vec(), Arc::new(table)));
+                } else if fresh {
+                    self.tables.remove(&id);
+                }
+                None
+            }
+            Some(EventData::RowsEvent(re)) => {
+                if !self.txn.active {
+                    self.begin(None, event_start);
+                }
+                self.pos = u64::from(log_pos);
+                self.rows(
+                    &re,
+                    header.timestamp(),
+                    header.server_id(),
+                    header.event_size(),
+                )?
+            }
+            Some(EventData::XidEvent(_)) => Some(self.commit(log_pos, header.timestamp())),
+            Some(EventData::QueryEvent(q)) => {
+                let sql = q.query();
+                let sql = sql.trim();
+                if sql.starts_with('#') {
+                    None
+                } else if sql.eq_ignore_ascii_case("BEGIN") {
+                    if !self.txn.active {
+                        self.begin(None, event_start);
+                    }
+                    None
+                } else {
+                    if !sql.eq_ignore_ascii_case("COMMIT") {
+                        // DDL: decoded table maps may be stale now (a renamed column keeps an
+                        // identical table map), and the history follows the statement.
+                        self.tables.clear();
+                        if self.track_schemas {
+                            let default_db = q.schema().into_owned();
+                            self.follow_ddl(sql, &default_db, log_pos)?;
+                        }
+                    }
+                    // COMMIT of a non-transactional group, or DDL: both end a group.
+                    Some(self.commit(log_pos, header.timestamp()))
+                }
+            }
+            Some(EventData::TransactionPayloadEvent(p)) => {
+                if self.payload.is_some() {
+                    return Err(protocol(
+                        self.here(),
+                        "a transaction payload inside a transaction payload".into(),
+                    ));
+                }
+                let events = PayloadEvents::new(&p, log_pos, event_start).map_err(|e| {
+                    protocol(
+                        self.here(),
+                        format!("cannot read a compressed transaction payload: {e}"),
+                    )
+                })?;
+                self.payload = Some(events);
+                None
+            }
+            Some(_) => None,
+        };
+        if !artificial {
+            self.pos = u64::from(log_pos);
+        }
+        Ok(result)
+    }
+
+    fn handle_raw(
+        &mut self,
+        ev: &Event,
+        kind: u8,
+        event_start: u64,
+    ) -> Result<Option<SourceEvent>, SourceError> {
+        match kind {
+            MARIADB_GTID => {
+                let g = parse_maria_gtid(ev.data(), ev.header().server_id()).ok_or_else(|| {
+                    SourceError::Protocol {
+                        position: self.here(),
+                        message: "truncated MariaDB GTID event".into(),
+                    }
+                })?;
+                self.begin(Some(g.text), event_start);
+            }
+            MARIADB_COMPRESSED_FIRST..=MARIADB_COMPRESSED_LAST => {
+                return Err(SourceError::Setup {
+                    addr: self.addr.clone(),
+                    message: format!(
+                        "compressed binlog event (type {kind}) at {}: set log_bin_compress=OFF on the server",
+                        self.here()
+                    ),
+                });
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    fn begin(&mut self, gtid: Option<String>, event_start: u64) {
+        let id: Arc<str> = match &gtid {
+            Some(g) => Arc::from(g.as_str()),
+            None => Arc::from(format!("{}:{event_start}", self.file)),
+        };
+        self.txn = Txn {
+            active: true,
+            id: Some(id),
+            gtid,
+            next_index: 0,
+        };
+    }
+
+    fn commit(&mut self, log_pos: u32, timestamp: u32) -> SourceEvent {
+        let txn = std::mem::take(&mut self.txn);
+        if txn.gtid.is_some() {
+            self.last_gtid = txn.gtid;
+        }
+        self.pos = u64::from(log_pos);
+        SourceEvent::Commit(Position {
+            file: self.file.clone(),
+            offset: self.pos,
+            gtid: self.last_gtid.clone(),
+            timestamp,
+        })
+    }
+
+    fn rows(
+        &mut self,
+        re: &RowsEventData<'_>,
+        timestamp: u32,
+        server_id: u32,
+        event_bytes: u32,
+    ) -> Result<Option<SourceEvent>, SourceError> {
+        let Some((_, table)) = self.tables.get(&re.table_id()) else {
+            return Ok(None);
+        };
+        let table = table.clone();
+        let kind = match re {
+            RowsEventData::WriteRowsEventV1(_) | RowsEventData::WriteRowsEvent(_) => {
+                ChangeKind::Insert
+            }
+            RowsEventData::UpdateRowsEventV1(_)
+            | RowsEventData::UpdateRowsEvent(_)
+            | RowsEventData::PartialUpdateRowsEvent(_) => ChangeKind::Update,
+            RowsEventData::DeleteRowsEventV1(_) | RowsEventData::DeleteRowsEvent(_) => {
+                ChangeKind::Delete
+            }
+        };
+        let rows = decode_rows(re, &table)?;
+        let first_index = self.txn.next_index;
+        self.txn.next_index = first_index.saturating_add(rows.len() as u32);
+        let transaction_id = self
+            .txn
+            .id
+            .clone()
+            .unwrap_or_else(|| Arc::from(self.here()));
+        Ok(Some(SourceEvent::Rows(RowsChunk {
+            table,
+            kind,
+            rows,
+            timestamp,
+            transaction_id,
+            first_index,
+            position: Arc::from(self.here()),
+            server_id,
+            event_bytes,
+        })))
+    }
+
+    fn verify_checksum(&self, ev: &Event) -> Result<(), SourceError> {
+        let footer = ev.footer();
+        if footer.get_checksum_enabled()
+            && matches!(
+                footer.get_checksum_alg(),
+                Ok(Some(BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_CRC32))
+            )
+            && let Some(c) = ev.checksum()
+            && u32::from_le_bytes(c)
+                != ev.calc_checksum(BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_CRC32)
+        {
+            return Err(SourceError::Protocol {
+                position: self.here(),
+                message: format!(
+                    "checksum mismatch in event type {}",
+                    ev.header().event_type_raw()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
