@@ -28,8 +28,7 @@ fn decode(name: &str) -> Result<Vec<SourceEvent>, String> {
     };
     let history =
         SchemaHistory::load(db.open_tree("s").expect("tree"), (name, 4)).expect("history");
-    let mut decoder =
-        EventDecoder::new("fixture".into(), &start, history, false).with_unnamed_columns();
+    let mut decoder = EventDecoder::new(&start, history, false).with_unnamed_columns();
     let mut reader = EventStreamReader::new(BinlogVersion::Version4);
     let mut input = &bytes[4..];
     let mut out = Vec::new();

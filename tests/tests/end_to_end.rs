@@ -61,6 +61,31 @@ async fn started(f: &Fixture) -> anyhow::Result<Agent> {
     Ok(agent)
 }
 
+/// Stream restarts after a retryable error (a send the broker did not answer is one).
+fn retries(agent: &Agent, project: &str) -> u64 {
+    agent
+        .status
+        .metrics(project)
+        .retries
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// How many distinct dedupe keys `msgs` carry.
+fn distinct_keys(msgs: &[Received]) -> usize {
+    msgs.iter()
+        .map(|m| m.keys[0].as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}
+
+/// The first message of each dedupe key.
+fn first_by_key(msgs: &[Received]) -> Vec<&Received> {
+    let mut seen = std::collections::HashSet::new();
+    msgs.iter()
+        .filter(|m| seen.insert(m.keys[0].as_str()))
+        .collect()
+}
+
 fn by_key(msgs: &[Received]) -> HashMap<String, Vec<&Received>> {
     let mut m: HashMap<String, Vec<&Received>> = HashMap::new();
     for r in msgs {
@@ -218,8 +243,9 @@ async fn restart_resumes_from_the_checkpoint_without_loss_or_duplicates() -> any
         .await?;
     }
     let first = f.mq.read_topic(&f.topic, 10, WAIT).await?;
-    assert_eq!(first.len(), 10);
+    let first_retries = retries(&agent, &f.project);
     agent.stop().await?;
+    assert_eq!(distinct_keys(&first), 10, "nothing lost before the stop");
 
     // Changes made while obsync is down.
     for i in 10..20 {
@@ -242,28 +268,32 @@ async fn restart_resumes_from_the_checkpoint_without_loss_or_duplicates() -> any
     exec_all(&mut conn, &["INSERT INTO t VALUES (100, 'after')"]).await?;
     let want = 10 + 10 + 5 + 1 + 1;
     let all = f.mq.read_topic(&f.topic, want, WAIT).await?;
+    let second_retries = retries(&agent, &f.project);
     agent.stop().await?;
 
-    let mut keys: Vec<&str> = all.iter().map(|m| m.keys[0].as_str()).collect();
-    keys.sort_unstable();
-    let before = keys.len();
-    keys.dedup();
-    assert_eq!(
-        before,
-        keys.len(),
-        "a graceful stop must not duplicate anything"
-    );
-    assert_eq!(
-        all.len(),
-        want,
-        "every change arrives exactly once: {all:#?}"
-    );
-    let offline = all
+    assert_eq!(distinct_keys(&all), want, "every change arrives: {all:#?}");
+    if first_retries + second_retries == 0 {
+        // Without a broker failure (a send that timed out is sent again from the checkpoint,
+        // at least once), the graceful stop and restart must not duplicate anything.
+        assert_eq!(
+            all.len(),
+            want,
+            "a graceful stop must not duplicate anything: {all:#?}"
+        );
+    } else {
+        tracing::warn!(
+            first_retries,
+            second_retries,
+            "the broker failed a send; duplicates allowed, loss checked"
+        );
+    }
+    let once = first_by_key(&all);
+    let offline = once
         .iter()
         .filter(|m| m.body["postStruct"]["v"] == "offline")
         .count();
     assert_eq!(offline, 10);
-    let updated = all
+    let updated = once
         .iter()
         .filter(|m| m.body["recordType"] == "UPDATE")
         .count();

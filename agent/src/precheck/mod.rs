@@ -153,17 +153,6 @@ async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
             "SET GLOBAL binlog_row_metadata = 'FULL' where the server has it (MariaDB 10.5+, MySQL 8); the OceanBase binlog service and MySQL 5.7 have not",
         )
     });
-    // MariaDB only (elsewhere the variable does not exist).
-    if let Some(compress) = get("log_bin_compress").await
-        && (compress == "1" || compress.eq_ignore_ascii_case("ON"))
-    {
-        out.push(check(
-            "source.log_bin_compress",
-            Outcome::Fail,
-            "log_bin_compress = ON: compressed binlog events are not decoded by obsync yet",
-            "SET GLOBAL log_bin_compress = OFF",
-        ));
-    }
     let gtid = match get("gtid_mode").await {
         Some(mode) => mode,
         None => get("gtid_strict_mode")
@@ -261,27 +250,6 @@ async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
                 Outcome::Fail,
                 format!("is a {kind}, not a physical table"),
                 "sync the base table instead",
-            ));
-            continue;
-        }
-        // MariaDB's COMPRESSED attribute (shown in COLUMN_TYPE as a versioned comment).
-        let compressed: Vec<String> = conn
-            .exec(
-                "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? \
-                 AND TABLE_NAME = ? AND UPPER(COLUMN_TYPE) LIKE '%COMPRESSED%' ORDER BY ORDINAL_POSITION",
-                (o.database.as_str(), o.table.as_str()),
-            )
-            .await
-            .unwrap_or_default();
-        if !compressed.is_empty() {
-            out.push(check(
-                &name,
-                Outcome::Fail,
-                format!(
-                    "MariaDB COMPRESSED column(s) {}: obsync cannot decode them yet",
-                    compressed.join(", ")
-                ),
-                "drop the COMPRESSED attribute or leave the table out of the project",
             ));
             continue;
         }

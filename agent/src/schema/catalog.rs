@@ -131,6 +131,30 @@ impl CatalogColumn {
     }
 }
 
+/// A `COLUMN_TYPE` without comments: MariaDB writes attributes such as `COMPRESSED` as versioned
+/// comments (`varchar(200) /*m!100301 compressed*/`), which are not part of the SQL type. Quoted
+/// ENUM/SET members are kept as they are.
+fn without_comments(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    let mut quoted = false;
+    let mut rest = t;
+    while let Some(c) = rest.chars().next() {
+        if !quoted && rest.starts_with("/*") {
+            rest = rest.find("*/").map_or("", |close| &rest[close + 2..]);
+            continue;
+        }
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    if out.len() == t.len() {
+        return out;
+    }
+    out.trim().to_string()
+}
+
 /// Parses `'a','b''c','d'` (SQL single-quoted strings, `''` for a quote) into its members.
 ///
 /// OceanBase prints members unescaped (`'b'q'` for `b'q`, `'c\d'` for `c\d`), so a lone quote
@@ -219,7 +243,7 @@ pub async fn table_schema(
             CatalogColumn {
                 name,
                 data_type,
-                column_type,
+                column_type: without_comments(&column_type),
                 nullable: nullable.eq_ignore_ascii_case("YES"),
                 collation_id,
             }
@@ -246,6 +270,20 @@ pub async fn table_schema(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_types_lose_mariadb_versioned_comments_only() {
+        assert_eq!(
+            without_comments("varchar(200) /*m!100301 compressed*/"),
+            "varchar(200)"
+        );
+        assert_eq!(without_comments("text /*m!100301 compressed*/ "), "text");
+        assert_eq!(
+            without_comments("enum('/*a*/','b  c')"),
+            "enum('/*a*/','b  c')"
+        );
+        assert_eq!(without_comments("int(11) unsigned"), "int(11) unsigned");
+    }
 
     #[test]
     fn parses_enum_and_set_members() {

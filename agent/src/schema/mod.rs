@@ -79,6 +79,8 @@ pub struct SourceColumn {
     pub enum_values: Vec<String>,
     /// SET members, bit 0 first.
     pub set_values: Vec<String>,
+    /// A MariaDB `COMPRESSED` column: its stored values are inflated before decoding.
+    pub compressed: bool,
 }
 
 /// A source table: database, name, columns in row-image order and primary-key columns.

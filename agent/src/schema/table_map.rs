@@ -33,20 +33,6 @@ fn build(tme: &TableMapEvent<'_>, unnamed: bool) -> Result<SourceTable, SchemaEr
         table: table.clone(),
         message,
     };
-    // MariaDB's VARCHAR_COMPRESSED and BLOB_COMPRESSED: said plainly, before any parser trips
-    // over the type it does not know.
-    if let Some(i) = (0..tme.columns_count() as usize).find(|&i| {
-        matches!(
-            tme.get_raw_column_type(i),
-            Err(mysql_common::constants::UnknownColumnType(140 | 141))
-        )
-    }) {
-        return Err(bad(format!(
-            "column {} is a MariaDB COMPRESSED column, which obsync cannot decode yet: drop the \
-             COMPRESSED attribute or leave the table out of the project",
-            i + 1
-        )));
-    }
     let ex =
         OptionalMetaExtractor::new(tme.iter_optional_meta()).map_err(|e| bad(e.to_string()))?;
     let mut signedness = ex.iter_signedness();
@@ -133,6 +119,7 @@ fn build(tme: &TableMapEvent<'_>, unnamed: bool) -> Result<SourceTable, SchemaEr
             meta,
             enum_values,
             set_values,
+            compressed: false,
         });
     }
     if let Some(&bad_pk) = primary_key.iter().find(|&&i| i >= count) {
@@ -213,6 +200,7 @@ pub fn from_table_map_and_catalog(
             meta,
             enum_values,
             set_values,
+            compressed: false,
         });
     }
     Ok(SourceTable {

@@ -11,15 +11,15 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use mysql_common::binlog::consts::BinlogChecksumAlg;
-use mysql_common::binlog::events::{Event, EventData, RowsEventData};
+use mysql_common::binlog::events::{Event, EventData, RowsEventData, TableMapEvent};
 use obsync_sdk::ChangeKind;
 
 use super::decode::{DecodedRow, decode_rows};
 use super::error::SourceError;
 use super::events::{
-    MARIADB_COMPRESSED_FIRST, MARIADB_COMPRESSED_LAST, MARIADB_GTID, mysql_gtid, parse_maria_gtid,
-    parsed_data, rotate_name_before_fde,
+    MARIADB_GTID, mysql_gtid, parse_maria_gtid, parsed_data, rotate_name_before_fde,
 };
+use super::mariadb_compression;
 use super::payload::PayloadEvents;
 use crate::checkpoint::Position;
 use crate::schema::catalog::CatalogTable;
@@ -74,8 +74,6 @@ struct Txn {
 
 /// The decoding state of one binlog stream.
 pub struct EventDecoder {
-    /// The server's address, for errors.
-    addr: String,
     tables: HashMap<u64, (Vec<u8>, Arc<SourceTable>)>,
     file: String,
     pos: u64,
@@ -100,15 +98,9 @@ pub struct EventDecoder {
 
 impl EventDecoder {
     /// A decoder whose next event is at `start`; `track_schemas` follows DDL into `history`
-    /// (needed when table maps carry no column names). `addr` names the server in errors.
-    pub fn new(
-        addr: String,
-        start: &Position,
-        history: SchemaHistory,
-        track_schemas: bool,
-    ) -> Self {
+    /// (needed when table maps carry no column names).
+    pub fn new(start: &Position, history: SchemaHistory, track_schemas: bool) -> Self {
         EventDecoder {
-            addr,
             tables: HashMap::new(),
             file: start.file.clone(),
             pos: start.offset,
@@ -187,7 +179,7 @@ impl EventDecoder {
     /// map has no column names; `Ok(None)` when the description must be read first.
     fn table_schema(
         &mut self,
-        tme: &mysql_common::binlog::events::TableMapEvent<'_>,
+        tme: &TableMapEvent<'_>,
     ) -> Result<Option<SourceTable>, SourceError> {
         match from_table_map(tme) {
             Ok(t) => Ok(Some(t)),
@@ -215,6 +207,40 @@ impl EventDecoder {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// [`EventDecoder::table_schema`] for a table map that may have MariaDB `COMPRESSED` columns:
+    /// built from the table map with plain types, those columns marked for inflating.
+    fn carried_table_schema(
+        &mut self,
+        ev: &Event,
+        tme: &TableMapEvent<'_>,
+    ) -> Result<Option<SourceTable>, SourceError> {
+        let bad = |message: String| SourceError::Protocol {
+            position: self.here(),
+            message: format!(
+                "table map of `{}`.`{}`: {message}",
+                tme.database_name(),
+                tme.table_name()
+            ),
+        };
+        let Some((plain, compressed)) =
+            mariadb_compression::plain_table_map(ev, tme).map_err(bad)?
+        else {
+            return self.table_schema(tme);
+        };
+        let Ok(Some(EventData::TableMapEvent(plain_tme))) = plain.read_data() else {
+            return Err(bad("not readable with plain column types".into()));
+        };
+        let Some(mut table) = self.table_schema(&plain_tme)? else {
+            return Ok(None);
+        };
+        for i in compressed {
+            if let Some(c) = table.columns.get_mut(i) {
+                c.compressed = true;
+            }
+        }
+        Ok(Some(table))
     }
 
     /// Applies a DDL statement to the schema history, at the end position of its event.
@@ -300,14 +326,25 @@ impl EventDecoder {
         ev: &Event,
         carried: &(dyn Fn(&str, &str) -> bool + Sync),
     ) -> Result<Option<SourceEvent>, SourceError> {
-        let header = ev.header();
         self.verify_checksum(ev)?;
+        self.handle_sized(ev, carried, ev.header().event_size())
+    }
+
+    /// [`EventDecoder::handle`] for an event of `event_size` bytes in the binlog (an inflated
+    /// MariaDB event is bigger in memory than in the binlog).
+    fn handle_sized(
+        &mut self,
+        ev: &Event,
+        carried: &(dyn Fn(&str, &str) -> bool + Sync),
+        event_size: u32,
+    ) -> Result<Option<SourceEvent>, SourceError> {
+        let header = ev.header();
         // Events inside a transaction payload all sit at the payload event's place.
         let (log_pos, event_start, artificial) = match &self.payload {
             Some(p) => (p.end_pos, p.start_pos, false),
             None => (
                 header.log_pos(),
-                u64::from(header.log_pos()).saturating_sub(u64::from(header.event_size())),
+                u64::from(header.log_pos()).saturating_sub(u64::from(event_size)),
                 header.log_pos() == 0 || header.flags_raw() & 0x20 != 0,
             ),
         };
@@ -320,6 +357,27 @@ impl EventDecoder {
             )
         })?;
         let result = match data {
+            None if mariadb_compression::rows_table_id(ev)
+                .is_some_and(|id| !self.tables.contains_key(&id)) =>
+            {
+                // Rows of a table not carried: skipped without inflating them.
+                if !self.txn.active {
+                    self.begin(None, event_start);
+                }
+                None
+            }
+            None if mariadb_compression::is_compressed_event(header.event_type_raw()) => {
+                let plain = mariadb_compression::plain_event(ev).map_err(|e| {
+                    protocol(
+                        self.here(),
+                        format!(
+                            "MariaDB compressed event (type {}): {e}",
+                            header.event_type_raw()
+                        ),
+                    )
+                })?;
+                return self.handle_sized(&plain, carried, event_size);
+            }
             None => self.handle_raw(ev, header.event_type_raw(), event_start)?,
             Some(EventData::FormatDescriptionEvent(_)) => {
                 self.seen_fde = true;
@@ -351,7 +409,7 @@ impl EventDecoder {
                     .get(&id)
                     .is_none_or(|(raw, _)| raw.as_slice() != ev.data());
                 if fresh && carried(&tme.database_name(), &tme.table_name()) {
-                    let Some(table) = self.table_schema(&tme)? else {
+                    let Some(table) = self.carried_table_schema(ev, &tme)? else {
                         return Ok(None);
                     };
                     self.tables
@@ -366,12 +424,7 @@ impl EventDecoder {
                     self.begin(None, event_start);
                 }
                 self.pos = u64::from(log_pos);
-                self.rows(
-                    &re,
-                    header.timestamp(),
-                    header.server_id(),
-                    header.event_size(),
-                )?
+                self.rows(&re, header.timestamp(), header.server_id(), event_size)?
             }
             Some(EventData::XidEvent(_)) => Some(self.commit(log_pos, header.timestamp())),
             Some(EventData::QueryEvent(q)) => {
@@ -422,32 +475,22 @@ impl EventDecoder {
         Ok(result)
     }
 
+    /// Events `mysql_common` does not parse: a MariaDB GTID starts a transaction; the rest
+    /// (PREVIOUS_GTIDS, GTID_LIST, ANNOTATE_ROWS, ...) carry nothing obsync needs.
     fn handle_raw(
         &mut self,
         ev: &Event,
         kind: u8,
         event_start: u64,
     ) -> Result<Option<SourceEvent>, SourceError> {
-        match kind {
-            MARIADB_GTID => {
-                let g = parse_maria_gtid(ev.data(), ev.header().server_id()).ok_or_else(|| {
-                    SourceError::Protocol {
-                        position: self.here(),
-                        message: "truncated MariaDB GTID event".into(),
-                    }
-                })?;
-                self.begin(Some(g.text), event_start);
-            }
-            MARIADB_COMPRESSED_FIRST..=MARIADB_COMPRESSED_LAST => {
-                return Err(SourceError::Setup {
-                    addr: self.addr.clone(),
-                    message: format!(
-                        "compressed binlog event (type {kind}) at {}: set log_bin_compress=OFF on the server",
-                        self.here()
-                    ),
-                });
-            }
-            _ => {}
+        if kind == MARIADB_GTID {
+            let g = parse_maria_gtid(ev.data(), ev.header().server_id()).ok_or_else(|| {
+                SourceError::Protocol {
+                    position: self.here(),
+                    message: "truncated MariaDB GTID event".into(),
+                }
+            })?;
+            self.begin(Some(g.text), event_start);
         }
         Ok(None)
     }

@@ -6,10 +6,6 @@ use mysql_common::proto::MySerialize;
 
 /// MariaDB event type GTID.
 pub const MARIADB_GTID: u8 = 162;
-/// First MariaDB compressed event type (QUERY_COMPRESSED); 165–171 are compressed events.
-pub const MARIADB_COMPRESSED_FIRST: u8 = 165;
-/// Last MariaDB compressed event type.
-pub const MARIADB_COMPRESSED_LAST: u8 = 171;
 
 /// Event type QUERY.
 pub const QUERY: u8 = 2;

@@ -12,6 +12,7 @@ mod error;
 mod event_decoder;
 mod events;
 pub mod json_diff;
+mod mariadb_compression;
 mod payload;
 mod reader;
 mod seek;

@@ -150,7 +150,7 @@ impl BinlogReader {
             };
         let read_timeout = opts.heartbeat * 3 + Duration::from_secs(1);
         tracing::info!(addr = %opts.addr(), ?flavor, position = %start, "binlog stream started");
-        let decoder = EventDecoder::new(opts.addr(), &start, history, track_schemas);
+        let decoder = EventDecoder::new(&start, history, track_schemas);
         let reader = BinlogReader {
             opts,
             flavor,
