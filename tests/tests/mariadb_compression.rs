@@ -50,13 +50,78 @@ fn changes() -> Vec<String> {
         .collect()
 }
 
-/// A project carrying `c` to `topic` and `p` to `twin`.
-fn project(name: &str, db: &str, topic: &str, twin: &str, port: u16) -> String {
-    let text = project_toml(name, db, "c", topic, unique_server_id()).replace(
-        &format!("port = {}", obsync_tests::mysql_port()),
-        &format!("port = {port}"),
-    );
-    format!("{text}\n[[objects]]\ndatabase = \"{db}\"\ntable = \"p\"\ntopic = \"{twin}\"\n")
+/// The twin tables in a fresh database on the server at `port` (after `session` statements on
+/// `conn`), their two topics, and a project carrying `c` to `topic` and `p` to `twin`.
+struct Twins {
+    db: String,
+    topic: String,
+    twin: String,
+    name: String,
+    config: TempDir,
+    data: TempDir,
+    mq: Mq,
+}
+
+impl Twins {
+    async fn new(conn: &mut Conn, port: u16, session: &[&str]) -> anyhow::Result<Twins> {
+        let db = unique("comp");
+        let (topic, twin) = (unique("comp_c"), unique("comp_p"));
+        let [c, p] = tables();
+        let mut statements = session.to_vec();
+        let (create, use_db) = (format!("CREATE DATABASE `{db}`"), format!("USE `{db}`"));
+        statements.extend([create.as_str(), use_db.as_str(), &c, &p]);
+        exec_all(conn, &statements).await?;
+        let mq = Mq::new()?;
+        mq.create_topic(&topic, 2).await?;
+        mq.create_topic(&twin, 2).await?;
+        let (config, data) = (TempDir::new("compcfg")?, TempDir::new("compdata")?);
+        let name = unique("comp");
+        let text = project_toml(&name, &db, "c", &topic, unique_server_id()).replace(
+            &format!("port = {}", obsync_tests::mysql_port()),
+            &format!("port = {port}"),
+        );
+        std::fs::write(
+            config.path().join(format!("{name}.toml")),
+            format!(
+                "{text}\n[[objects]]\ndatabase = \"{db}\"\ntable = \"p\"\ntopic = \"{twin}\"\n"
+            ),
+        )?;
+        Ok(Twins {
+            db,
+            topic,
+            twin,
+            name,
+            config,
+            data,
+            mq,
+        })
+    }
+
+    /// Starts the agent and waits until the project streams.
+    async fn start(&self, options: AgentOptions) -> anyhow::Result<Agent> {
+        let agent = Agent::start_with(self.config.path(), self.data.path(), options);
+        agent.wait_running(&self.name, WAIT).await?;
+        Ok(agent)
+    }
+
+    /// Reads both topics and checks the compressed table's images equal its twin's.
+    async fn same_images(&self, want: usize) -> anyhow::Result<Vec<Received>> {
+        let got = self.mq.read_topic(&self.topic, want, WAIT).await?;
+        let expected = self.mq.read_topic(&self.twin, want, WAIT).await?;
+        let (ours, theirs) = (images(&got), images(&expected));
+        assert_eq!(ours.len(), want, "{ours:#?}");
+        assert_eq!(ours, theirs);
+        Ok(got)
+    }
+}
+
+/// Runs owned statements in order.
+async fn exec_owned(conn: &mut Conn, statements: &[String]) -> anyhow::Result<()> {
+    exec_all(
+        conn,
+        &statements.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await
 }
 
 /// The row images of each message, in order: (kind, before, after).
@@ -81,55 +146,17 @@ fn images(msgs: &[Received]) -> Vec<(String, Json, Json)> {
     out
 }
 
-/// Reads both topics and checks the compressed table's images equal its twin's.
-async fn same_as_twin(mq: &Mq, topic: &str, twin: &str, want: usize) -> anyhow::Result<()> {
-    let got = mq.read_topic(topic, want, WAIT).await?;
-    let expected = mq.read_topic(twin, want, WAIT).await?;
-    let (got, expected) = (images(&got), images(&expected));
-    assert_eq!(got.len(), want, "{got:#?}");
-    assert_eq!(got, expected);
-    Ok(())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compressed_columns_decode_like_plain_ones() -> anyhow::Result<()> {
     init_logs();
-    let db = unique("compcol");
-    let (topic, twin) = (unique("compcol_c"), unique("compcol_p"));
     let mut conn = admin().await?;
-    let [c, p] = tables();
-    exec_all(
-        &mut conn,
-        &[
-            &format!("CREATE DATABASE `{db}`"),
-            &format!("USE `{db}`"),
-            &c,
-            &p,
-        ],
-    )
-    .await?;
-    let mq = Mq::new()?;
-    mq.create_topic(&topic, 2).await?;
-    mq.create_topic(&twin, 2).await?;
-    let (config, data) = (TempDir::new("compcolcfg")?, TempDir::new("compcoldata")?);
-    let name = unique("compcol");
-    std::fs::write(
-        config.path().join(format!("{name}.toml")),
-        project(&name, &db, &topic, &twin, obsync_tests::mysql_port()),
-    )?;
+    let t = Twins::new(&mut conn, obsync_tests::mysql_port(), &[]).await?;
     // The precheck passes: COMPRESSED columns are decoded.
-    let agent = Agent::start(config.path(), data.path());
-    agent.wait_running(&name, WAIT).await?;
-    let changes = changes();
-    exec_all(
-        &mut conn,
-        &changes.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-    .await?;
+    let agent = t.start(AgentOptions::default()).await?;
+    exec_owned(&mut conn, &changes()).await?;
     // 3 inserts, 1 update, 1 delete.
-    same_as_twin(&mq, &topic, &twin, 5).await?;
-    let sample = mq.read_topic(&topic, 5, WAIT).await?;
-    let first = sample
+    let msgs = t.same_images(5).await?;
+    let first = msgs
         .iter()
         .find(|m| m.body["recordType"] == "INSERT" && m.body["postStruct"]["id"] == 1)
         .ok_or_else(|| anyhow::anyhow!("no insert of row 1"))?;
@@ -143,7 +170,7 @@ async fn compressed_columns_decode_like_plain_ones() -> anyhow::Result<()> {
     );
     assert_eq!(first.body["postStruct"]["tail"], "café");
     agent.stop().await?;
-    mq.shutdown().await;
+    t.mq.shutdown().await;
     Ok(())
 }
 
@@ -201,21 +228,9 @@ async fn compressed_binlog_events_decode_across_ddl_and_restart() -> anyhow::Res
         .await?
         .ok_or_else(|| anyhow::anyhow!("no log_bin_compress"))?;
     let _restore = CompressGuard { port, before };
-    let db = unique("compev");
-    let (topic, twin) = (unique("compev_c"), unique("compev_p"));
-    let [c, p] = tables();
-    // The server's binlog is STATEMENT; this session writes ROW events with full images.
     exec_all(
         &mut conn,
-        &[
-            "SET GLOBAL log_bin_compress = ON, GLOBAL log_bin_compress_min_len = 10",
-            "SET SESSION binlog_format = 'ROW'",
-            "SET SESSION binlog_row_image = 'FULL'",
-            &format!("CREATE DATABASE `{db}`"),
-            &format!("USE `{db}`"),
-            &c,
-            &p,
-        ],
+        &["SET GLOBAL log_bin_compress = ON, GLOBAL log_bin_compress_min_len = 10"],
     )
     .await?;
     let start: (String, u64) = conn
@@ -228,58 +243,47 @@ async fn compressed_binlog_events_decode_across_ddl_and_restart() -> anyhow::Res
             )
         })
         .ok_or_else(|| anyhow::anyhow!("no binlog"))?;
-    let mq = Mq::new()?;
-    mq.create_topic(&topic, 2).await?;
-    mq.create_topic(&twin, 2).await?;
-    let (config, data) = (TempDir::new("compevcfg")?, TempDir::new("compevdata")?);
-    let name = unique("compev");
-    std::fs::write(
-        config.path().join(format!("{name}.toml")),
-        project(&name, &db, &topic, &twin, port),
-    )?;
+    // The server's binlog is STATEMENT; this session writes ROW events with full images.
+    let session = [
+        "SET SESSION binlog_format = 'ROW'",
+        "SET SESSION binlog_row_image = 'FULL'",
+    ];
+    let t = Twins::new(&mut conn, port, &session).await?;
     // The precheck fails this server's global STATEMENT format; the session writes ROW.
     let unchecked = AgentOptions {
         precheck: false,
         ..AgentOptions::default()
     };
-    let agent = Agent::start_with(config.path(), data.path(), unchecked);
-    agent.wait_running(&name, WAIT).await?;
-    let changes = changes();
-    exec_all(
-        &mut conn,
-        &changes.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-    .await?;
-    same_as_twin(&mq, &topic, &twin, 5).await?;
+    let agent = t.start(unchecked).await?;
+    exec_owned(&mut conn, &changes()).await?;
+    t.same_images(5).await?;
     agent.stop().await?;
 
     // While the agent is down: a column added in the middle (a compressed statement), rows
     // after it; then the agent resumes from its checkpoint.
     let mut later = Vec::new();
-    for t in ["c", "p"] {
-        let attr = if t == "c" { "COMPRESSED" } else { "" };
+    for table in ["c", "p"] {
+        let attr = if table == "c" { "COMPRESSED" } else { "" };
         later.push(format!(
-            "ALTER TABLE {t} ADD COLUMN extra VARCHAR(200) {attr} DEFAULT 'added' AFTER id"
+            "ALTER TABLE {table} ADD COLUMN extra VARCHAR(200) {attr} DEFAULT 'added' AFTER id"
         ));
         later.push(format!(
-            "INSERT INTO {t} (id, extra, note, n) VALUES (4, REPEAT('压缩', 80), 'four', 4)"
+            "INSERT INTO {table} (id, extra, note, n) VALUES (4, REPEAT('压缩', 80), 'four', 4)"
         ));
-        later.push(format!("UPDATE {t} SET extra = 'e' WHERE id = 3"));
+        later.push(format!("UPDATE {table} SET extra = 'e' WHERE id = 3"));
     }
-    exec_all(
-        &mut conn,
-        &later.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-    .await?;
-    let agent = Agent::start_with(config.path(), data.path(), unchecked);
-    agent.wait_running(&name, WAIT).await?;
-    same_as_twin(&mq, &topic, &twin, 7).await?;
-    let all = mq.read_topic(&topic, 7, WAIT).await?;
+    exec_owned(&mut conn, &later).await?;
+    let agent = t.start(unchecked).await?;
+    let all = t.same_images(7).await?;
     let four = all
         .iter()
         .find(|m| m.body["postStruct"]["id"] == 4)
         .ok_or_else(|| anyhow::anyhow!("no row 4 in {all:#?}"))?;
     assert_eq!(four.body["postStruct"]["extra"], "压缩".repeat(80));
+    assert!(
+        all.iter()
+            .all(|m| m.body["allMetaData"]["db"] == t.db.as_str())
+    );
     agent.stop().await?;
 
     // The server did write compressed events: rows and statements.
@@ -290,6 +294,6 @@ async fn compressed_binlog_events_decode_across_ddl_and_restart() -> anyhow::Res
             && kinds.iter().any(|k| k.starts_with("Query")),
         "compressed events written: {kinds:?}"
     );
-    mq.shutdown().await;
+    t.mq.shutdown().await;
     Ok(())
 }
