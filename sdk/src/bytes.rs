@@ -5,17 +5,40 @@
 //!
 //! Invariant: the results are exactly `extend_from_slice` / `to_vec` / `from_utf8`'s.
 
-/// Appends `b` to `buf`.
-#[inline]
+/// Appends `b` to `buf`. The common case (a short run into spare capacity) is small enough to
+/// be inlined at every call site; the rest goes out of line.
+#[inline(always)]
 pub fn extend(buf: &mut Vec<u8>, b: &[u8]) {
-    let n = b.len();
-    if n > 16 {
+    if b.len() <= 16 && buf.capacity() - buf.len() >= b.len() {
+        // SAFETY: checked just above: `b.len() <= 16` and that much spare capacity.
+        unsafe { copy_short(buf, b) }
+    } else {
+        extend_slow(buf, b);
+    }
+}
+
+/// [`extend`] when a run is longer than 16 bytes or the buffer must grow.
+#[inline(never)]
+fn extend_slow(buf: &mut Vec<u8>, b: &[u8]) {
+    if b.len() > 16 {
         buf.extend_from_slice(b);
         return;
     }
-    buf.reserve(n);
+    buf.reserve(b.len());
+    // SAFETY: `b.len() <= 16`, and `reserve` made room for it.
+    unsafe { copy_short(buf, b) }
+}
+
+/// Appends up to 16 bytes with fixed-size loads and stores.
+///
+/// # Safety
+///
+/// `b.len() <= 16` and `buf` has at least `b.len()` bytes of spare capacity.
+#[inline(always)]
+unsafe fn copy_short(buf: &mut Vec<u8>, b: &[u8]) {
+    let n = b.len();
     let len = buf.len();
-    // SAFETY: `reserve` made room for `n` more bytes after `len`; every write below lands in
+    // SAFETY (caller): room for `n` more bytes after `len`; every write below lands in
     // `len..len + n` (the overlapping 8- and 4-byte copies cover it exactly), and reads stay in
     // `b`. The bytes are initialized before `set_len`.
     unsafe {

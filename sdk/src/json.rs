@@ -57,11 +57,13 @@ impl JsonWriter {
     }
 
     /// Writes raw JSON text (punctuation or an already valid JSON token).
+    #[inline]
     pub fn raw(&mut self, text: &str) {
         self.put(text.as_bytes());
     }
 
     /// Writes raw JSON bytes (already valid JSON text, such as a pre-rendered key).
+    #[inline]
     pub fn raw_bytes(&mut self, bytes: &[u8]) {
         self.put(bytes);
     }
@@ -73,6 +75,7 @@ impl JsonWriter {
     }
 
     /// Writes `null`.
+    #[inline]
     pub fn null(&mut self) {
         self.raw("null");
     }
@@ -113,6 +116,7 @@ impl JsonWriter {
     }
 
     /// Writes an object key followed by a colon.
+    #[inline]
     pub fn key(&mut self, k: &str) {
         self.string(k);
         self.buf.push(b':');
