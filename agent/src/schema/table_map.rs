@@ -298,13 +298,20 @@ fn check_meta(t: MyType, meta: &[u8]) -> Result<(), String> {
         _ => 0,
     };
     if meta.len() < need {
-        Err(format!(
+        return Err(format!(
             "type {t:?} needs {need} metadata bytes, got {}",
             meta.len()
-        ))
-    } else {
-        Ok(())
+        ));
     }
+    // Fractional seconds precision: 0–6 digits, so the fraction takes 0–3 bytes.
+    if matches!(
+        t,
+        MYSQL_TYPE_TIME2 | MYSQL_TYPE_DATETIME2 | MYSQL_TYPE_TIMESTAMP2
+    ) && meta[0] > 6
+    {
+        return Err(format!("type {t:?} with fractional precision {}", meta[0]));
+    }
+    Ok(())
 }
 
 /// Maps a binlog type and charset to a type family.
@@ -394,5 +401,27 @@ fn fsp(name: &str, meta: &[u8]) -> String {
     match meta.first() {
         Some(&n) if n > 0 => format!("{name}({n})"),
         _ => name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_the_value_parser_cannot_follow_is_refused() {
+        use MyType::*;
+        assert!(check_meta(MYSQL_TYPE_DATETIME2, &[6]).is_ok());
+        assert!(check_meta(MYSQL_TYPE_TIMESTAMP2, &[0]).is_ok());
+        for t in [
+            MYSQL_TYPE_TIME2,
+            MYSQL_TYPE_DATETIME2,
+            MYSQL_TYPE_TIMESTAMP2,
+        ] {
+            assert!(check_meta(t, &[7]).unwrap_err().contains("precision 7"));
+            assert!(check_meta(t, &[]).is_err());
+        }
+        assert!(check_meta(MYSQL_TYPE_VARCHAR, &[255]).is_err());
+        assert!(check_meta(MYSQL_TYPE_LONG, &[]).is_ok());
     }
 }

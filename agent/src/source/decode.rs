@@ -238,7 +238,9 @@ fn fixed_size(c: &SourceColumn) -> Option<usize> {
             Some(8)
         }
         (MYSQL_TYPE_DATETIME2, ColumnType::DateTime) => {
-            Some(5 + usize::from(c.meta.first().copied().unwrap_or(0).min(6).div_ceil(2)))
+            // The table map guarantees a precision of 0–6 (`check_meta`).
+            let fsp = c.meta.first().copied().unwrap_or(0);
+            (fsp <= 6).then(|| 5 + usize::from(fsp.div_ceil(2)))
         }
         _ => None,
     }
