@@ -56,3 +56,22 @@ ensure_chromium() {
   apt-get update -qq >/dev/null
   apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null
 }
+
+# stop_recorded NAME PIDFILE [PATTERN]: stops the process PIDFILE records, and only while its
+# command line contains PATTERN when one is given (a reused PID is never hit): TERM, then KILL
+# after 60 s; removes PIDFILE. Says so with the calling script's `log`.
+stop_recorded() {
+  local name="$1" pidfile="$2" pattern="${3:-}" pid
+  pid="$(cat "$pidfile" 2>/dev/null)" || pid=""
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
+    { [[ -z "$pattern" ]] || [[ "$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" == *"$pattern"* ]]; }; then
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 60))
+    while kill -0 "$pid" 2>/dev/null; do
+      if ((SECONDS >= deadline)); then kill -KILL "$pid" 2>/dev/null || true; fi
+      sleep 0.1
+    done
+    log "$name stopped"
+  fi
+  rm -f "$pidfile"
+}

@@ -141,20 +141,9 @@ start() {
   echo "$SOCK"
 }
 
-# stop_pid NAME [PATTERN]: TERM, then KILL after 60 s, the recorded process only.
-stop_pid() {
-  if alive "$@"; then
-    local pid; pid="$(cat "$SDB/$1.pid")"
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 60))
-    while kill -0 "$pid" 2>/dev/null; do
-      if (( SECONDS >= deadline )); then kill -KILL "$pid" 2>/dev/null || true; fi
-      sleep 0.1
-    done
-    log "$1 stopped"
-  fi
-  rm -f "$SDB/$1.pid"
-}
+# stop_pid NAME [PATTERN]: the recorded process only, while its command line has PATTERN
+# (default NAME); see stop_recorded in env.sh.
+stop_pid() { stop_recorded "$1" "$SDB/$1.pid" "${2:-$1}"; }
 
 stop() {
   stop_pid bridge obsync-seekdb-bridge

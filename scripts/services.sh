@@ -33,20 +33,8 @@ wait_for() {
   log "$what ready"
 }
 
-stop_pid() {
-  local name="$1" pidfile="$2"
-  if pid_alive "$pidfile"; then
-    local pid; pid="$(cat "$pidfile")"
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 60))
-    while kill -0 "$pid" 2>/dev/null; do
-      if (( SECONDS >= deadline )); then kill -KILL "$pid" 2>/dev/null || true; fi
-      sleep 0.1
-    done
-    log "$name stopped"
-  fi
-  rm -f "$pidfile"
-}
+# stop_pid NAME PIDFILE: see stop_recorded in env.sh.
+stop_pid() { stop_recorded "$1" "$2"; }
 
 # ---------------------------------------------------------------- MariaDB
 install_mariadb() {

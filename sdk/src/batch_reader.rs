@@ -10,7 +10,10 @@
 use crate::abi::{FormatBatch, FormatOptions};
 use crate::change::{ChangeKind, ChangeMeta, RowChange};
 use crate::schema::TableSchema;
-use crate::value::Value;
+use crate::value::{
+    TAG_DATE, TAG_DATETIME, TAG_DECIMAL, TAG_JSON, TAG_TIME, TAG_TIMESTAMP, TAG_UINT, TAG_YEAR,
+    Value,
+};
 
 /// Fills a field once: a field seen twice makes the batch fall back to serde (which rejects it).
 fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
@@ -199,25 +202,25 @@ impl<'a> Reader<'a> {
     fn tagged(&mut self, n: usize) -> Option<Value> {
         let tag: u8 = self.int()?;
         let want = match tag {
-            2 | 7 | 12 | 13 => 2,
-            8 => 4,
-            9 => 6,
-            10 => 8,
-            11 => 3,
+            TAG_UINT | TAG_DECIMAL | TAG_YEAR | TAG_JSON => 2,
+            TAG_DATE => 4,
+            TAG_TIME => 6,
+            TAG_DATETIME => 8,
+            TAG_TIMESTAMP => 3,
             _ => return None,
         };
         if n != want {
             return None;
         }
         Some(match tag {
-            2 => Value::UInt(self.int()?),
-            7 => Value::Decimal(self.owned_str()?),
-            8 => Value::Date {
+            TAG_UINT => Value::UInt(self.int()?),
+            TAG_DECIMAL => Value::Decimal(self.owned_str()?),
+            TAG_DATE => Value::Date {
                 year: self.int()?,
                 month: self.int()?,
                 day: self.int()?,
             },
-            9 => Value::Time {
+            TAG_TIME => Value::Time {
                 negative: match self.byte()? {
                     0xc2 => false,
                     0xc3 => true,
@@ -228,7 +231,7 @@ impl<'a> Reader<'a> {
                 seconds: self.int()?,
                 micros: self.int()?,
             },
-            10 => Value::DateTime {
+            TAG_DATETIME => Value::DateTime {
                 year: self.int()?,
                 month: self.int()?,
                 day: self.int()?,
@@ -237,11 +240,11 @@ impl<'a> Reader<'a> {
                 second: self.int()?,
                 micros: self.int()?,
             },
-            11 => Value::Timestamp {
+            TAG_TIMESTAMP => Value::Timestamp {
                 seconds: self.int()?,
                 micros: self.int()?,
             },
-            12 => Value::Year(self.int()?),
+            TAG_YEAR => Value::Year(self.int()?),
             _ => Value::Json(self.owned_str()?),
         })
     }

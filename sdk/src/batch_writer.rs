@@ -6,7 +6,10 @@
 
 use crate::abi::FormatBatch;
 use crate::change::{ChangeMeta, RowChange};
-use crate::value::Value;
+use crate::value::{
+    TAG_DATE, TAG_DATETIME, TAG_DECIMAL, TAG_JSON, TAG_TIME, TAG_TIMESTAMP, TAG_UINT, TAG_YEAR,
+    Value,
+};
 
 fn uint(out: &mut Vec<u8>, v: u64) {
     if v < 128 {
@@ -98,7 +101,7 @@ fn value(out: &mut Vec<u8>, v: &Value) {
         Value::Int(i) => sint(out, *i),
         Value::UInt(u) => {
             array(out, 2);
-            uint(out, 2);
+            uint(out, u64::from(TAG_UINT));
             uint(out, *u);
         }
         Value::Float(f) => {
@@ -111,14 +114,19 @@ fn value(out: &mut Vec<u8>, v: &Value) {
         }
         Value::Decimal(t) => {
             array(out, 2);
-            uint(out, 7);
+            uint(out, u64::from(TAG_DECIMAL));
             str(out, t);
         }
         Value::Text(t) => str(out, t),
         Value::Bytes(b) => bin(out, b),
         Value::Date { year, month, day } => {
             array(out, 4);
-            for x in [8, u64::from(*year), u64::from(*month), u64::from(*day)] {
+            for x in [
+                u64::from(TAG_DATE),
+                u64::from(*year),
+                u64::from(*month),
+                u64::from(*day),
+            ] {
                 uint(out, x);
             }
         }
@@ -130,7 +138,7 @@ fn value(out: &mut Vec<u8>, v: &Value) {
             micros,
         } => {
             array(out, 6);
-            uint(out, 9);
+            uint(out, u64::from(TAG_TIME));
             out.push(if *negative { 0xc3 } else { 0xc2 });
             for x in [*hours, u32::from(*minutes), u32::from(*seconds), *micros] {
                 uint(out, u64::from(x));
@@ -146,7 +154,7 @@ fn value(out: &mut Vec<u8>, v: &Value) {
             micros,
         } => {
             array(out, 8);
-            uint(out, 10);
+            uint(out, u64::from(TAG_DATETIME));
             for x in [
                 u32::from(*year),
                 u32::from(*month),
@@ -161,18 +169,18 @@ fn value(out: &mut Vec<u8>, v: &Value) {
         }
         Value::Timestamp { seconds, micros } => {
             array(out, 3);
-            uint(out, 11);
+            uint(out, u64::from(TAG_TIMESTAMP));
             sint(out, *seconds);
             uint(out, u64::from(*micros));
         }
         Value::Year(y) => {
             array(out, 2);
-            uint(out, 12);
+            uint(out, u64::from(TAG_YEAR));
             uint(out, u64::from(*y));
         }
         Value::Json(t) => {
             array(out, 2);
-            uint(out, 13);
+            uint(out, u64::from(TAG_JSON));
             str(out, t);
         }
     }

@@ -94,14 +94,16 @@ impl Value {
     }
 }
 
-const TAG_UINT: u8 = 2;
-const TAG_DECIMAL: u8 = 7;
-const TAG_DATE: u8 = 8;
-const TAG_TIME: u8 = 9;
-const TAG_DATETIME: u8 = 10;
-const TAG_TIMESTAMP: u8 = 11;
-const TAG_YEAR: u8 = 12;
-const TAG_JSON: u8 = 13;
+// The wire tags of the values MessagePack has no type for (`[tag, fields…]`), shared by the serde
+// impls here and the hand-written batch reader and writer.
+pub(crate) const TAG_UINT: u8 = 2;
+pub(crate) const TAG_DECIMAL: u8 = 7;
+pub(crate) const TAG_DATE: u8 = 8;
+pub(crate) const TAG_TIME: u8 = 9;
+pub(crate) const TAG_DATETIME: u8 = 10;
+pub(crate) const TAG_TIMESTAMP: u8 = 11;
+pub(crate) const TAG_YEAR: u8 = 12;
+pub(crate) const TAG_JSON: u8 = 13;
 
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

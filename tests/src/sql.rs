@@ -31,3 +31,15 @@ pub async fn exec_all(conn: &mut Conn, statements: &[&str]) -> anyhow::Result<()
     }
     Ok(())
 }
+
+/// Where the server's binlog ends now: `SHOW MASTER STATUS`'s file and position.
+pub async fn binlog_end(conn: &mut Conn) -> anyhow::Result<(String, u64)> {
+    let row: mysql_async::Row = conn
+        .query_first("SHOW MASTER STATUS")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the server has no binlog"))?;
+    Ok((
+        row.get_opt(0).and_then(Result::ok).unwrap_or_default(),
+        row.get_opt(1).and_then(Result::ok).unwrap_or_default(),
+    ))
+}

@@ -11,7 +11,7 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 use obsync_tests::agent::{Agent, AgentOptions, TempDir, project_toml};
 use obsync_tests::mq::{Mq, Received};
-use obsync_tests::sql::{admin, admin_on, exec_all};
+use obsync_tests::sql::{admin, admin_on, binlog_end, exec_all};
 use obsync_tests::{init_logs, unique, unique_server_id};
 use serde_json::Value as Json;
 
@@ -233,16 +233,7 @@ async fn compressed_binlog_events_decode_across_ddl_and_restart() -> anyhow::Res
         &["SET GLOBAL log_bin_compress = ON, GLOBAL log_bin_compress_min_len = 10"],
     )
     .await?;
-    let start: (String, u64) = conn
-        .query_first("SHOW MASTER STATUS")
-        .await?
-        .map(|r: mysql_async::Row| {
-            (
-                r.get_opt(0).and_then(Result::ok).unwrap_or_default(),
-                r.get_opt(1).and_then(Result::ok).unwrap_or_default(),
-            )
-        })
-        .ok_or_else(|| anyhow::anyhow!("no binlog"))?;
+    let start = binlog_end(&mut conn).await?;
     // The server's binlog is STATEMENT; this session writes ROW events with full images.
     let session = [
         "SET SESSION binlog_format = 'ROW'",

@@ -134,7 +134,6 @@ async fn a_server_id_used_by_a_running_replica_fails_the_check() -> anyhow::Resu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_start_position_must_still_be_in_the_binlog() -> anyhow::Result<()> {
-    use mysql_async::prelude::Queryable;
     let (s, topics) = obsync_tests::scene::Scene::new(
         "startpos",
         &["CREATE TABLE t (id INT PRIMARY KEY)"],
@@ -143,11 +142,7 @@ async fn the_start_position_must_still_be_in_the_binlog() -> anyhow::Result<()> 
     .await?;
     let name = s.project("t", &topics[0], "")?;
     let mut conn = admin().await?;
-    let row: mysql_async::Row = conn
-        .query_first("SHOW MASTER STATUS")
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no binlog"))?;
-    let file: String = row.get_opt(0).and_then(Result::ok).unwrap_or_default();
+    let (file, _) = obsync_tests::sql::binlog_end(&mut conn).await?;
     let engine = WasmEngine::new(None)?;
     let client = obsync::sink::RocketMqClient::start()?;
     let outcome = async |option: Option<String>, checkpoint: Option<&str>| -> anyhow::Result<_> {
