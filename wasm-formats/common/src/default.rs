@@ -16,42 +16,75 @@ use crate::{image, keys, types};
 
 /// Formats every row of the batch; `with_types` adds `__light_type` (DefaultExtendColumnType).
 pub fn format(batch: &FormatBatch, with_types: bool) -> Result<FormatOutput, String> {
-    // Per table, once per batch: the joined key names and the column names as JSON keys.
-    let tables: Vec<(Option<String>, Keys)> = batch
+    // Per table, once per batch: the joined key names, the column names as JSON keys and the
+    // `__light_type` member.
+    let tables: Vec<Table> = batch
         .schemas
         .iter()
-        .map(|s| (keys::names_joined(s), Keys::new(&s.columns)))
+        .map(|s| {
+            let keys = Keys::new(&s.columns);
+            Table {
+                names: keys::names_joined(s),
+                light_type: with_types.then(|| light_type(s, &keys)),
+                keys,
+            }
+        })
         .collect();
     crate::each_row(batch, |schema, row| {
-        let Some((names, columns)) = tables.get(row.table as usize) else {
+        let Some(table) = tables.get(row.table as usize) else {
             return Err(format!("unknown table index {}", row.table));
         };
-        format_row(batch, schema, names.as_deref(), columns, row, with_types)
+        format_row(batch, schema, table, row)
     })
+}
+
+/// What every row of one table shares within a batch.
+struct Table {
+    names: Option<String>,
+    keys: Keys,
+    /// `"__light_type":{…}` (DefaultExtendColumnType only).
+    light_type: Option<Vec<u8>>,
+}
+
+/// `"__light_type":{"<column>":{"schemaType":"<TYPE>"},…}`.
+fn light_type(schema: &TableSchema, keys: &Keys) -> Vec<u8> {
+    let mut w = JsonWriter::with_capacity(32 + schema.columns.len() * 40);
+    w.key("__light_type");
+    w.raw("{");
+    for (n, col) in schema.columns.iter().enumerate() {
+        if n > 0 {
+            w.raw(",");
+        }
+        w.raw_bytes(keys.get(n));
+        w.raw("{");
+        w.key("schemaType");
+        w.string(&types::upper(col));
+        w.raw("}");
+    }
+    w.raw("}");
+    w.into_bytes()
 }
 
 fn format_row(
     batch: &FormatBatch,
     schema: &TableSchema,
-    key_names: Option<&str>,
-    columns: &Keys,
+    table: &Table,
     row: &RowChange,
-    with_types: bool,
 ) -> Result<Vec<u8>, String> {
     let images = usize::from(row.before.is_some()) + usize::from(row.after.is_some());
     let mut w = JsonWriter::with_capacity(320 + images * schema.columns.len() * 40);
     w.raw("{");
     w.key("allMetaData");
-    write_meta(&mut w, batch, schema, key_names, row);
+    write_meta(&mut w, batch, schema, table.names.as_deref(), row);
     w.raw(",");
     w.key("prevStruct");
-    write_image(&mut w, schema, columns, row.before.as_deref(), with_types)?;
+    write_image(&mut w, schema, table, row.before.as_deref())?;
     w.raw(",");
     w.key("recordType");
     w.string(row.kind.as_str());
     w.raw(",");
     w.key("postStruct");
-    write_image(&mut w, schema, columns, row.after.as_deref(), with_types)?;
+    write_image(&mut w, schema, table, row.after.as_deref())?;
     w.raw("}");
     Ok(w.into_bytes())
 }
@@ -117,33 +150,21 @@ fn write_meta(
 fn write_image(
     w: &mut JsonWriter,
     schema: &TableSchema,
-    keys: &Keys,
+    table: &Table,
     values: Option<&[Value]>,
-    with_types: bool,
 ) -> Result<(), String> {
     let Some(values) = values else {
         w.null();
         return Ok(());
     };
     image::check(&schema.columns, values)?;
-    image::write_fields_keyed(w, keys, values, with_types);
-    if with_types {
+    image::write_fields_keyed(w, &table.keys, values, table.light_type.is_some());
+    if let Some(light_type) = &table.light_type {
         if !values.is_empty() {
             w.raw(",");
         }
-        w.key("__light_type");
-        w.raw("{");
-        for (n, col) in schema.columns.iter().enumerate() {
-            if n > 0 {
-                w.raw(",");
-            }
-            w.raw_bytes(keys.get(n));
-            w.raw("{");
-            w.key("schemaType");
-            w.string(&types::upper(col));
-            w.raw("}");
-        }
-        w.raw("}}");
+        w.raw_bytes(light_type);
+        w.raw("}");
     }
     Ok(())
 }
