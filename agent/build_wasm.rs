@@ -29,7 +29,10 @@ fn build_wasm_modules(modules: &[(&str, &str, &str)]) {
         .arg("--target")
         .arg("wasm32-unknown-unknown")
         .arg("--target-dir")
-        .arg(&target_dir);
+        .arg(&target_dir)
+        // One instruction for 64×64→128-bit multiplies (the engine enables the proposal).
+        .arg("--config")
+        .arg("target.wasm32-unknown-unknown.rustflags=[\"-Ctarget-feature=+wide-arithmetic\"]");
     for (package, _, _) in modules {
         cmd.arg("-p").arg(package);
     }

@@ -91,6 +91,12 @@ impl WasmEngine {
     pub fn new(cache_dir: Option<&Path>) -> Result<Self, WasmError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // 32-bit memories live in a 4 GiB reservation and never move, so compiled code may keep
+        // the memory base in a register across calls.
+        config.memory_may_move(false);
+        // 64×64→128-bit multiplies as one instruction (float printing is full of them); the
+        // built-in modules are built with `+wide-arithmetic` (`build_wasm.rs`).
+        config.wasm_wide_arithmetic(true);
         // `OBSYNC_WASM_PERFMAP=1`: name compiled module functions in /tmp/perf-<pid>.map, so
         // `perf` profiles show where a module spends its time (off by default).
         if std::env::var_os("OBSYNC_WASM_PERFMAP").is_some_and(|v| v == "1") {
