@@ -286,7 +286,7 @@ fn main() {
         out.messages.iter().map(|m| m.body.len()).sum()
     };
     let mut native = |b: &FormatBatch| -> usize {
-        let out = obsync_format_default::format_batch(b).expect("native format");
+        let out = obsync_format_default::format_batch(&b.into()).expect("native format");
         out.messages.iter().map(|m| m.body.len()).sum()
     };
     let (n, t_native) = formatted(&events, &wanted, &mut native);

@@ -8,8 +8,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::cell::Cell;
+
 use crate::change::RowChange;
 use crate::schema::TableSchema;
+use crate::view::{RowBatch, Rows};
 
 /// The ABI version this SDK implements; the host refuses modules reporting another one.
 pub const ABI_VERSION: u32 = 1;
@@ -155,6 +158,34 @@ pub fn decode_batch(bytes: &[u8]) -> Result<FormatBatch, rmp_serde::decode::Erro
     }
 }
 
+/// Runs a row format on an input batch without copying its rows: they are read one at a time
+/// from `input` ([`crate::view`]). A batch not in the host's shape is decoded by serde instead,
+/// which accepts every valid form and names what is wrong.
+pub fn format_input(
+    input: &[u8],
+    f: fn(&RowBatch<'_>) -> Result<FormatOutput, String>,
+) -> Result<FormatOutput, String> {
+    if let Some(h) = crate::batch_reader::read_header(input) {
+        let batch = RowBatch {
+            options: &h.options,
+            schemas: &h.schemas,
+            rows: Rows::Packed {
+                bytes: h.rows,
+                count: h.count,
+                failed: Cell::new(false),
+            },
+        };
+        let out = f(&batch);
+        if !batch.decode_failed() {
+            return out;
+        }
+    }
+    match decode::<FormatBatch>(input) {
+        Ok(b) => f(&RowBatch::from(&b)),
+        Err(e) => Err(format!("cannot decode the input batch: {e}")),
+    }
+}
+
 /// Glue used by the export macros inside a wasm32 guest.
 #[cfg(target_arch = "wasm32")]
 pub mod guest {
@@ -162,7 +193,7 @@ pub mod guest {
 
     use serde::Serialize;
 
-    use super::{FilterOutput, FormatBatch, FormatOutput, GuestResult, decode_batch};
+    use super::{FilterOutput, FormatBatch, FormatOutput, GuestResult, RowBatch, decode_batch};
 
     /// Allocates the host's input buffer of a new batch call: the start of a new batch, so a
     /// per-call arena (if the module uses one) is reset first.
@@ -228,10 +259,15 @@ pub mod guest {
         };
         // SAFETY: the guest owns the input buffer from the call on.
         unsafe { free_bytes(ptr, len) };
+        finish(len, &result)
+    }
+
+    /// Encodes a call's result and hands it to the host.
+    fn finish<T: Serialize>(input_len: u32, result: &GuestResult<T>) -> u64 {
         // Sized once for the usual result (messages are about as large as the rows they carry),
         // so the encoder rarely copies while it grows.
-        let mut bytes = Vec::with_capacity(len as usize * 2);
-        if rmp_serde::encode::write_named(&mut bytes, &result).is_err() {
+        let mut bytes = Vec::with_capacity(input_len as usize * 2);
+        if rmp_serde::encode::write_named(&mut bytes, result).is_err() {
             bytes.clear();
         }
         leak(bytes)
@@ -248,6 +284,27 @@ pub mod guest {
     ) -> u64 {
         // SAFETY: forwarded.
         unsafe { call(ptr, len, f) }
+    }
+
+    /// Runs a row format function on the rows as they are in the input buffer
+    /// ([`super::format_input`]).
+    ///
+    /// # Safety
+    /// As for [`call`].
+    pub unsafe fn call_format_rows(
+        ptr: u32,
+        len: u32,
+        f: fn(&RowBatch<'_>) -> Result<FormatOutput, String>,
+    ) -> u64 {
+        // SAFETY: guaranteed by the caller.
+        let input = unsafe { std::slice::from_raw_parts(ptr as *const u8, len as usize) };
+        let result = match super::format_input(input, f) {
+            Ok(out) => GuestResult::Ok(out),
+            Err(e) => GuestResult::Err(e),
+        };
+        // SAFETY: the guest owns the input buffer from the call on; nothing borrows it now.
+        unsafe { free_bytes(ptr, len) };
+        finish(len, &result)
     }
 
     /// Runs a filter function (see [`call`]).
@@ -273,6 +330,16 @@ pub mod guest {
 macro_rules! export_format {
     ($f:ident) => {
         $crate::__export_module!($f, Format, obsync_format, call_format);
+    };
+}
+
+/// Exports a function `fn(&RowBatch<'_>) -> Result<FormatOutput, String>` as a format module that
+/// reads rows without copying them ([`crate::view`]). Prefer the attribute
+/// `#[obsync_sdk::format_rows]`, which expands to this.
+#[macro_export]
+macro_rules! export_format_rows {
+    ($f:ident) => {
+        $crate::__export_module!($f, Format, obsync_format, call_format_rows);
     };
 }
 

@@ -2,6 +2,10 @@
 //! module call (a batch is mostly row images), several times faster than the generic serde path
 //! because each value is read by its marker byte directly, without a visitor per value.
 //!
+//! Rows are read one at a time as borrowed [`RowRef`]s (text and bytes point into the input): the
+//! in-place path of `#[format_rows]` modules uses them as they are, and [`read_batch`] copies them
+//! into an owned [`FormatBatch`].
+//!
 //! Invariants: it accepts exactly what the host encodes (`abi::encode`, named fields); anything
 //! else (other field orders are fine, unknown fields are skipped) makes [`read_batch`] return
 //! `None`, and the caller falls back to the serde decoder, which gives the same result or the
@@ -12,8 +16,9 @@ use crate::change::{ChangeKind, ChangeMeta, RowChange};
 use crate::schema::TableSchema;
 use crate::value::{
     TAG_DATE, TAG_DATETIME, TAG_DECIMAL, TAG_JSON, TAG_TIME, TAG_TIMESTAMP, TAG_UINT, TAG_YEAR,
-    Value,
 };
+use crate::view::{MetaRef, RowRef, ValueRef};
+use std::ops::Range;
 
 /// Fills a field once: a field seen twice makes the batch fall back to serde (which rejects it).
 fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
@@ -78,8 +83,13 @@ impl<'a> Reader<'a> {
         })
     }
 
+    #[inline]
     fn int<T: TryFrom<u64> + TryFrom<i64>>(&mut self) -> Option<T> {
         let m = self.byte()?;
+        // Most integers of a row (date and time parts, tags) are positive fixints.
+        if m < 0x80 {
+            return T::try_from(u64::from(m)).ok();
+        }
         match self.int_of(m)? {
             Int::U(u) => T::try_from(u).ok(),
             Int::I(i) => T::try_from(i).ok(),
@@ -100,12 +110,6 @@ impl<'a> Reader<'a> {
         let m = self.byte()?;
         let n = self.str_len(m)?;
         std::str::from_utf8(self.take(n)?).ok()
-    }
-
-    fn owned_str(&mut self) -> Option<String> {
-        let m = self.byte()?;
-        let n = self.str_len(m)?;
-        crate::bytes::to_string(self.take(n)?)
     }
 
     fn array_len(&mut self) -> Option<usize> {
@@ -166,18 +170,19 @@ impl<'a> Reader<'a> {
         Some(())
     }
 
-    /// One value, as `Value`'s serde form describes it (see `value.rs`).
-    fn value(&mut self) -> Option<Value> {
+    /// One value, as `Value`'s serde form describes it (see `value.rs`), borrowing its text and
+    /// bytes from the input.
+    fn value(&mut self) -> Option<ValueRef<'a>> {
         let m = self.byte()?;
         Some(match m {
-            0xc0 => Value::Null,
-            0xc2 => Value::Int(0),
-            0xc3 => Value::Int(1),
-            0xca => Value::Float(f32::from_bits(self.be(4)? as u32)),
-            0xcb => Value::Double(f64::from_bits(self.be(8)?)),
+            0xc0 => ValueRef::Null,
+            0xc2 => ValueRef::Int(0),
+            0xc3 => ValueRef::Int(1),
+            0xca => ValueRef::Float(f32::from_bits(self.be(4)? as u32)),
+            0xcb => ValueRef::Double(f64::from_bits(self.be(8)?)),
             0xa0..=0xbf | 0xd9..=0xdb => {
                 let n = self.str_len(m)?;
-                Value::Text(crate::bytes::to_string(self.take(n)?)?)
+                ValueRef::Text(crate::bytes::utf8(self.take(n)?)?)
             }
             0xc4..=0xc6 => {
                 let n = match m {
@@ -185,21 +190,21 @@ impl<'a> Reader<'a> {
                     0xc5 => self.be(2)?,
                     _ => self.be(4)?,
                 } as usize;
-                Value::Bytes(crate::bytes::to_vec(self.take(n)?))
+                ValueRef::Bytes(self.take(n)?)
             }
             0x90..=0x9f | 0xdc | 0xdd => {
                 self.i -= 1;
                 let n = self.array_len()?;
                 self.tagged(n)?
             }
-            _ => Value::Int(match self.int_of(m)? {
+            _ => ValueRef::Int(match self.int_of(m)? {
                 Int::U(u) => i64::try_from(u).ok()?,
                 Int::I(i) => i,
             }),
         })
     }
 
-    fn tagged(&mut self, n: usize) -> Option<Value> {
+    fn tagged(&mut self, n: usize) -> Option<ValueRef<'a>> {
         let tag: u8 = self.int()?;
         let want = match tag {
             TAG_UINT | TAG_DECIMAL | TAG_YEAR | TAG_JSON => 2,
@@ -213,14 +218,14 @@ impl<'a> Reader<'a> {
             return None;
         }
         Some(match tag {
-            TAG_UINT => Value::UInt(self.int()?),
-            TAG_DECIMAL => Value::Decimal(self.owned_str()?),
-            TAG_DATE => Value::Date {
+            TAG_UINT => ValueRef::UInt(self.int()?),
+            TAG_DECIMAL => ValueRef::Decimal(self.str()?),
+            TAG_DATE => ValueRef::Date {
                 year: self.int()?,
                 month: self.int()?,
                 day: self.int()?,
             },
-            TAG_TIME => Value::Time {
+            TAG_TIME => ValueRef::Time {
                 negative: match self.byte()? {
                     0xc2 => false,
                     0xc3 => true,
@@ -231,7 +236,7 @@ impl<'a> Reader<'a> {
                 seconds: self.int()?,
                 micros: self.int()?,
             },
-            TAG_DATETIME => Value::DateTime {
+            TAG_DATETIME => ValueRef::DateTime {
                 year: self.int()?,
                 month: self.int()?,
                 day: self.int()?,
@@ -240,43 +245,45 @@ impl<'a> Reader<'a> {
                 second: self.int()?,
                 micros: self.int()?,
             },
-            TAG_TIMESTAMP => Value::Timestamp {
+            TAG_TIMESTAMP => ValueRef::Timestamp {
                 seconds: self.int()?,
                 micros: self.int()?,
             },
-            TAG_YEAR => Value::Year(self.int()?),
-            _ => Value::Json(self.owned_str()?),
+            TAG_YEAR => ValueRef::Year(self.int()?),
+            _ => ValueRef::Json(self.str()?),
         })
     }
 
-    fn image(&mut self) -> Option<Option<Vec<Value>>> {
+    /// An image appended to `out`: `None` for nil, else the range of `out` it fills.
+    fn image(&mut self, out: &mut Vec<ValueRef<'a>>) -> Option<Option<Range<usize>>> {
         if self.peek()? == 0xc0 {
             self.i += 1;
             return Some(None);
         }
         let n = self.array_len()?;
-        let mut out = Vec::with_capacity(n.min(self.b.len() - self.i));
+        let start = out.len();
+        out.reserve(n.min(self.b.len() - self.i));
         for _ in 0..n {
             out.push(self.value()?);
         }
-        Some(Some(out))
+        Some(Some(start..out.len()))
     }
 
-    fn meta(&mut self) -> Option<ChangeMeta> {
+    fn meta(&mut self) -> Option<MetaRef<'a>> {
         let (mut ts, mut tx, mut pos, mut idx, mut key, mut sid) =
             (None, None, None, None, None, None);
         for _ in 0..self.map_len()? {
             match self.str()? {
                 "timestamp" => once(&mut ts, self.int()?)?,
-                "transaction_id" => once(&mut tx, self.str()?.to_owned())?,
-                "position" => once(&mut pos, self.str()?.to_owned())?,
+                "transaction_id" => once(&mut tx, self.str()?)?,
+                "position" => once(&mut pos, self.str()?)?,
                 "index_in_transaction" => once(&mut idx, self.int()?)?,
-                "dedupe_key" => once(&mut key, self.str()?.to_owned())?,
+                "dedupe_key" => once(&mut key, self.str()?)?,
                 "server_id" => once(&mut sid, self.int()?)?,
                 _ => self.skip()?,
             }
         }
-        Some(ChangeMeta {
+        Some(MetaRef {
             timestamp: ts?,
             transaction_id: tx?,
             position: pos?,
@@ -286,7 +293,9 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn row(&mut self) -> Option<RowChange> {
+    /// One row, its images appended to `scratch` (cleared first).
+    fn row<'s>(&mut self, scratch: &'s mut Vec<ValueRef<'a>>) -> Option<RowRef<'s, 'a>> {
+        scratch.clear();
         let (mut table, mut kind, mut before, mut after, mut meta) = (None, None, None, None, None);
         for _ in 0..self.map_len()? {
             match self.str()? {
@@ -300,17 +309,19 @@ impl<'a> Reader<'a> {
                     };
                     once(&mut kind, k)?
                 }
-                "before" => once(&mut before, self.image()?)?,
-                "after" => once(&mut after, self.image()?)?,
+                "before" => once(&mut before, self.image(scratch)?)?,
+                "after" => once(&mut after, self.image(scratch)?)?,
                 "meta" => once(&mut meta, self.meta()?)?,
                 _ => self.skip()?,
             }
         }
-        Some(RowChange {
+        let (before, after) = (before?, after?);
+        let scratch: &'s [ValueRef<'a>] = scratch;
+        Some(RowRef {
             table: table?,
             kind: kind?,
-            before: before?,
-            after: after?,
+            before: before.map(|r| &scratch[r]),
+            after: after.map(|r| &scratch[r]),
             meta: meta?,
         })
     }
@@ -323,12 +334,23 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Reads a batch encoded by the host; `None` when the bytes are not exactly in that shape (the
-/// caller then decodes with serde, which accepts every valid form and names errors).
-pub fn read_batch(bytes: &[u8]) -> Option<FormatBatch> {
+/// The parts of an input batch around its rows, which stay MessagePack.
+pub(crate) struct Header<'a> {
+    pub abi_version: u32,
+    pub options: FormatOptions,
+    pub schemas: Vec<TableSchema>,
+    /// The row maps, one after the other.
+    pub rows: &'a [u8],
+    pub count: usize,
+}
+
+/// Reads everything of a batch but its rows, which are only located (the host writes them last,
+/// so they are not even walked then). `None` when the bytes are not in the host's shape.
+pub(crate) fn read_header(bytes: &[u8]) -> Option<Header<'_>> {
     let mut r = Reader { b: bytes, i: 0 };
     let (mut abi, mut options, mut schemas, mut rows) = (None, None, None, None);
-    for _ in 0..r.map_len()? {
+    let fields = r.map_len()?;
+    for field in 0..fields {
         match r.str()? {
             "abi_version" => once(&mut abi, r.int()?)?,
             "options" => once(
@@ -340,12 +362,16 @@ pub fn read_batch(bytes: &[u8]) -> Option<FormatBatch> {
                 rmp_serde::from_slice::<Vec<TableSchema>>(r.raw_value()?).ok()?,
             )?,
             "rows" => {
-                let n = r.array_len()?;
-                let mut v = Vec::with_capacity(n.min(bytes.len()));
-                for _ in 0..n {
-                    v.push(r.row()?);
+                let count = r.array_len()?;
+                let start = r.i;
+                if field + 1 == fields {
+                    r.i = bytes.len();
+                } else {
+                    for _ in 0..count {
+                        r.skip()?;
+                    }
                 }
-                once(&mut rows, v)?;
+                once(&mut rows, (bytes.get(start..r.i)?, count))?;
             }
             _ => r.skip()?,
         }
@@ -353,19 +379,82 @@ pub fn read_batch(bytes: &[u8]) -> Option<FormatBatch> {
     if r.i != bytes.len() {
         return None;
     }
-    Some(FormatBatch {
+    let (rows, count) = rows?;
+    Some(Header {
         abi_version: abi?,
         options: options.unwrap_or_default(),
         schemas: schemas?,
-        rows: rows?,
+        rows,
+        count,
+    })
+}
+
+/// Reads rows one at a time from [`Header::rows`], borrowing their text and bytes.
+pub(crate) struct RowsReader<'a>(Reader<'a>);
+
+impl<'a> RowsReader<'a> {
+    pub fn new(rows: &'a [u8]) -> Self {
+        RowsReader(Reader { b: rows, i: 0 })
+    }
+
+    /// The next row, its images in `scratch`; `None` when the bytes are not a row map.
+    pub fn next_row<'s>(&mut self, scratch: &'s mut Vec<ValueRef<'a>>) -> Option<RowRef<'s, 'a>> {
+        self.0.row(scratch)
+    }
+
+    /// True when every byte has been read.
+    pub fn at_end(&self) -> bool {
+        self.0.i == self.0.b.len()
+    }
+}
+
+/// The owned copy of a borrowed row.
+fn owned(row: RowRef<'_, '_>) -> RowChange {
+    let image = |v: Option<&[ValueRef<'_>]>| v.map(|v| v.iter().map(|x| x.to_value()).collect());
+    let m = row.meta;
+    RowChange {
+        table: row.table,
+        kind: row.kind,
+        before: image(row.before),
+        after: image(row.after),
+        meta: ChangeMeta {
+            timestamp: m.timestamp,
+            transaction_id: m.transaction_id.to_owned(),
+            position: m.position.to_owned(),
+            index_in_transaction: m.index_in_transaction,
+            dedupe_key: m.dedupe_key.to_owned(),
+            server_id: m.server_id,
+        },
+    }
+}
+
+/// Reads a batch encoded by the host; `None` when the bytes are not exactly in that shape (the
+/// caller then decodes with serde, which accepts every valid form and names errors).
+pub fn read_batch(bytes: &[u8]) -> Option<FormatBatch> {
+    let h = read_header(bytes)?;
+    let mut r = RowsReader::new(h.rows);
+    let mut scratch = Vec::new();
+    let mut rows = Vec::with_capacity(h.count.min(h.rows.len()));
+    for _ in 0..h.count {
+        rows.push(owned(r.next_row(&mut scratch)?));
+    }
+    if !r.at_end() {
+        return None;
+    }
+    Some(FormatBatch {
+        abi_version: h.abi_version,
+        options: h.options,
+        schemas: h.schemas,
+        rows,
     })
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::abi::{ABI_VERSION, encode};
     use crate::schema::{ColumnSchema, ColumnType};
+    use crate::value::Value;
 
     fn every_value() -> Vec<Value> {
         let mut v = crate::value::samples();
@@ -380,7 +469,7 @@ mod tests {
         v
     }
 
-    fn batch() -> FormatBatch {
+    pub(crate) fn batch() -> FormatBatch {
         let values = every_value();
         let columns = (0..values.len())
             .map(|i| ColumnSchema {

@@ -15,12 +15,14 @@ pub mod json;
 pub mod render;
 pub mod schema;
 pub mod value;
+pub mod view;
 
 pub use abi::{
     ABI_VERSION, FilterBatch, FilterDecision, FilterOutput, FormatBatch, FormatOptions,
     FormatOutput, GuestResult, ModuleKind, OutMessage,
 };
 pub use change::{ChangeKind, ChangeMeta, RowChange};
-pub use obsync_sdk_macros::{filter, format};
+pub use obsync_sdk_macros::{filter, format, format_rows};
 pub use schema::{ColumnSchema, ColumnType, TableSchema};
 pub use value::Value;
+pub use view::{AsValue, MetaRef, Row, RowBatch, RowFormatter, RowRef, ValueRef};

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use std::fmt::Write as _;
 
 use crate::json::JsonWriter;
-use crate::value::Value;
+use crate::view::{AsValue, ValueRef};
 
 /// Returns `micros` as a fraction `.ffffff` without trailing zeros, or "" when zero.
 pub fn fraction(micros: u32) -> String {
@@ -66,6 +66,13 @@ pub fn timestamp(seconds: i64, micros: u32) -> String {
 /// Rust's `{}` does for decimal exponents in -7..21 (`0.0000001`, `123456`, `1e20` in full), and
 /// as `{:e}` does outside it (`1.5e-8`, `1e21`): the text OMS examples show.
 fn layout_float(ryu_text: &str, out: &mut Vec<u8>) {
+    // Without an exponent ryu's text is already the layout (its plain range lies inside
+    // -7..21), except the `.0` it gives whole numbers.
+    if !ryu_text.contains('e') {
+        let text = ryu_text.strip_suffix(".0").unwrap_or(ryu_text);
+        crate::bytes::extend(out, text.as_bytes());
+        return;
+    }
     let (neg, text) = match ryu_text.strip_prefix('-') {
         Some(t) => (true, t),
         None => (false, ryu_text),
@@ -198,23 +205,28 @@ fn write_date(w: &mut JsonWriter, year: u16, month: u8, day: u8) {
 }
 
 /// Writes a value as JSON following the OMS rules above.
-pub fn write_value(w: &mut JsonWriter, v: &Value) {
+#[inline]
+pub fn write_value(w: &mut JsonWriter, v: &impl AsValue) {
+    write_view(w, v.view());
+}
+
+fn write_view(w: &mut JsonWriter, v: ValueRef<'_>) {
     match v {
-        Value::Null => w.null(),
-        Value::Int(i) => w.i64(*i),
-        Value::UInt(u) => w.u64(*u),
-        Value::Year(y) => w.u64(*y as u64),
-        Value::Float(f) => w.float_with(|out| push_float(f64::from(*f), true, out)),
-        Value::Double(d) => w.float_with(|out| push_float(*d, false, out)),
-        Value::Decimal(d) => w.number_text(d),
-        Value::Text(s) | Value::Json(s) => w.string(s),
-        Value::Bytes(b) => w.base64_string(b),
-        Value::Date { year, month, day } => {
+        ValueRef::Null => w.null(),
+        ValueRef::Int(i) => w.i64(i),
+        ValueRef::UInt(u) => w.u64(u),
+        ValueRef::Year(y) => w.u64(u64::from(y)),
+        ValueRef::Float(f) => w.float_with(|out| push_float(f64::from(f), true, out)),
+        ValueRef::Double(d) => w.float_with(|out| push_float(d, false, out)),
+        ValueRef::Decimal(d) => w.number_text(d),
+        ValueRef::Text(s) | ValueRef::Json(s) => w.string(s),
+        ValueRef::Bytes(b) => w.base64_string(b),
+        ValueRef::Date { year, month, day } => {
             w.raw("\"");
-            write_date(w, *year, *month, *day);
+            write_date(w, year, month, day);
             w.raw("\"");
         }
-        Value::DateTime {
+        ValueRef::DateTime {
             year,
             month,
             day,
@@ -224,46 +236,50 @@ pub fn write_value(w: &mut JsonWriter, v: &Value) {
             micros,
         } => {
             w.raw("\"");
-            write_date(w, *year, *month, *day);
+            write_date(w, year, month, day);
             w.raw(" ");
-            w.padded(u32::from(*hour), 2);
+            w.padded(u32::from(hour), 2);
             w.raw(":");
-            w.padded(u32::from(*minute), 2);
+            w.padded(u32::from(minute), 2);
             w.raw(":");
-            w.padded(u32::from(*second), 2);
-            w.fraction(*micros);
+            w.padded(u32::from(second), 2);
+            w.fraction(micros);
             w.raw("\"");
         }
-        Value::Timestamp { seconds, micros } => {
+        ValueRef::Timestamp { seconds, micros } => {
             w.raw("\"");
-            w.i64(*seconds);
-            w.fraction(*micros);
+            w.i64(seconds);
+            w.fraction(micros);
             w.raw("\"");
         }
-        other => w.string(&text(other)),
+        other => w.string(&view_text(other)),
     }
 }
 
 /// Returns a value as plain text (used for key strings such as `record_primary_value`).
-pub fn text(v: &Value) -> String {
+pub fn text(v: &impl AsValue) -> String {
+    view_text(v.view())
+}
+
+fn view_text(v: ValueRef<'_>) -> String {
     match v {
-        Value::Null => String::new(),
-        Value::Int(i) => i.to_string(),
-        Value::UInt(u) => u.to_string(),
-        Value::Year(y) => y.to_string(),
-        Value::Float(f) => f32_text(*f),
-        Value::Double(d) => f64_text(*d),
-        Value::Decimal(s) | Value::Text(s) | Value::Json(s) => s.clone(),
-        Value::Bytes(b) => base64(b),
-        Value::Date { year, month, day } => date(*year, *month, *day),
-        Value::Time {
+        ValueRef::Null => String::new(),
+        ValueRef::Int(i) => i.to_string(),
+        ValueRef::UInt(u) => u.to_string(),
+        ValueRef::Year(y) => y.to_string(),
+        ValueRef::Float(f) => f32_text(f),
+        ValueRef::Double(d) => f64_text(d),
+        ValueRef::Decimal(s) | ValueRef::Text(s) | ValueRef::Json(s) => s.to_owned(),
+        ValueRef::Bytes(b) => base64(b),
+        ValueRef::Date { year, month, day } => date(year, month, day),
+        ValueRef::Time {
             negative,
             hours,
             minutes,
             seconds,
             micros,
-        } => time(*negative, *hours, *minutes, *seconds, *micros),
-        Value::DateTime {
+        } => time(negative, hours, minutes, seconds, micros),
+        ValueRef::DateTime {
             year,
             month,
             day,
@@ -271,22 +287,22 @@ pub fn text(v: &Value) -> String {
             minute,
             second,
             micros,
-        } => datetime(*year, *month, *day, *hour, *minute, *second, *micros),
-        Value::Timestamp { seconds, micros } => timestamp(*seconds, *micros),
+        } => datetime(year, month, day, hour, minute, second, micros),
+        ValueRef::Timestamp { seconds, micros } => timestamp(seconds, micros),
     }
 }
 
 /// Appends `text(v)` to `out` without an intermediate allocation for the common cases.
-pub fn push_text(out: &mut String, v: &Value) {
-    match v {
-        Value::Int(i) => {
+pub fn push_text(out: &mut String, v: &impl AsValue) {
+    match v.view() {
+        ValueRef::Int(i) => {
             let _ = write!(out, "{i}");
         }
-        Value::UInt(u) => {
+        ValueRef::UInt(u) => {
             let _ = write!(out, "{u}");
         }
-        Value::Text(s) | Value::Decimal(s) => out.push_str(s),
-        other => out.push_str(&text(other)),
+        ValueRef::Text(s) | ValueRef::Decimal(s) => out.push_str(s),
+        other => out.push_str(&view_text(other)),
     }
 }
 

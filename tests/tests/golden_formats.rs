@@ -11,11 +11,24 @@ use base64::Engine as _;
 use obsync_sdk::render::days_from_civil;
 use obsync_sdk::{
     ABI_VERSION, ChangeKind, ChangeMeta, ColumnSchema, ColumnType, FormatBatch, FormatOptions,
-    FormatOutput, RowChange, TableSchema, Value,
+    FormatOutput, RowBatch, RowChange, TableSchema, Value,
 };
 use serde_json::{Map, Value as Json, json};
 
-type Format = fn(&FormatBatch) -> Result<FormatOutput, String>;
+type RowsFormat = fn(&RowBatch<'_>) -> Result<FormatOutput, String>;
+
+/// A row format run both ways, which must agree: on owned rows, and on rows read in place from
+/// the encoded batch (as inside the module).
+fn both_ways(format: RowsFormat) -> impl Fn(&FormatBatch) -> Result<FormatOutput, String> {
+    move |batch| {
+        let owned = format(&RowBatch::from(batch));
+        let mut input = Vec::new();
+        obsync_sdk::abi::encode_batch_into(batch, &mut input).expect("encode");
+        let in_place = obsync_sdk::abi::format_input(&input, format);
+        assert_eq!(owned, in_place, "owned and in-place rows render alike");
+        owned
+    }
+}
 
 fn golden(format: &str, kind: &str) -> Json {
     let path = format!("{}/golden/{format}/{kind}.json", env!("CARGO_MANIFEST_DIR"));
@@ -178,7 +191,7 @@ impl Case {
             .collect()
     }
 
-    fn render(&self, format: Format) -> Json {
+    fn render(&self, format: impl Fn(&FormatBatch) -> Result<FormatOutput, String>) -> Json {
         let batch = FormatBatch {
             abi_version: ABI_VERSION,
             options: self.options.clone(),
@@ -298,7 +311,7 @@ fn default_artefacts(expected: &mut Json, actual: &mut Json, case: &Case) {
 fn default_examples() {
     for kind in ["insert", "update", "delete"] {
         let (case, mut expected) = default_case("default", kind);
-        let mut actual = case.render(obsync_format_default::format_batch);
+        let mut actual = case.render(both_ways(obsync_format_default::format_batch));
         default_artefacts(&mut expected, &mut actual, &case);
         assert_eq!(actual, expected, "Default {kind}");
     }
@@ -308,7 +321,7 @@ fn default_examples() {
 fn default_extend_column_type_examples() {
     for kind in ["insert", "update", "delete"] {
         let (case, mut expected) = default_case("default-extend", kind);
-        let mut actual = case.render(obsync_format_default_extend::format_batch);
+        let mut actual = case.render(both_ways(obsync_format_default_extend::format_batch));
         default_artefacts(&mut expected, &mut actual, &case);
         assert_eq!(actual, expected, "DefaultExtendColumnType {kind}");
     }
@@ -360,7 +373,7 @@ fn canal_examples() {
                 expected["old"] = json!([{ "col2": expected["old"][0]["col"] }]);
             }
         }
-        let actual = case.render(obsync_format_canal::format_batch);
+        let actual = case.render(both_ways(obsync_format_canal::format_batch));
         // Artefacts: `int64` is BIGINT; the DELETE example lists fixture key names.
         expected["mysqlType"]["col8"] = json!("bigint");
         expected["pkNames"] = json!(["col1", "col2"]);
@@ -407,7 +420,7 @@ fn dataworks_examples() {
         case.before =
             (!payload["before"].is_null()).then(|| case.image(&payload["before"]["data"]));
         case.after = (!payload["after"].is_null()).then(|| case.image(&payload["after"]["data"]));
-        let actual = case.render(obsync_format_dataworks::format_batch);
+        let actual = case.render(both_ways(obsync_format_dataworks::format_batch));
         // Artefacts: `column[].name` uses fixture names (`int8`…) instead of the data keys, the
         // types say INT64 and BOOLEAN (a BOOL column is TINYINT(1) in MySQL), and `pk` lists
         // placeholder names. The Oracle-only types (ZONED_DATETIME, INTERVAL_*) do not exist in a
@@ -499,7 +512,7 @@ fn shareplex_examples() {
                 expected["data"] = json!({ "col2": expected["data"]["col"] });
             }
         }
-        let actual = case.render(obsync_format_shareplex::format_batch);
+        let actual = case.render(both_ways(obsync_format_shareplex::format_batch));
         // `size`/`idx` are deprecated in OMS and unknown while a transaction streams; `scn` is
         // our event-seconds + 5-digit row index instead of the example's placeholder.
         expected["meta"]["size"] = json!(0);

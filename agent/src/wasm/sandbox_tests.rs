@@ -247,7 +247,7 @@ fn builtin_format_matches_native_across_many_calls_in_bounded_memory() {
     for call in 0..200 {
         let b = rows_batch([400, 3, 250, 0, 57][call % 5], call);
         let wasm = instance.format(&b).unwrap();
-        let native = obsync_format_default::format_batch(&b).unwrap();
+        let native = obsync_format_default::format_batch(&(&b).into()).unwrap();
         assert_eq!(wasm, native, "call {call}");
     }
 }

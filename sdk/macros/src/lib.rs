@@ -11,6 +11,13 @@ pub fn format(_attr: TokenStream, item: TokenStream) -> TokenStream {
     export(item, quote!(export_format))
 }
 
+/// Exports `fn(&RowBatch<'_>) -> Result<FormatOutput, String>` as the module's format entry
+/// point, reading rows straight from the input buffer (see `obsync_sdk::view`).
+#[proc_macro_attribute]
+pub fn format_rows(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    export(item, quote!(export_format_rows))
+}
+
 /// Exports `fn(&FilterBatch) -> Result<FilterOutput, String>` as the module's filter entry point.
 #[proc_macro_attribute]
 pub fn filter(_attr: TokenStream, item: TokenStream) -> TokenStream {

@@ -8,22 +8,39 @@
 
 use obsync_formats_common::{image, keys, types};
 use obsync_sdk::json::JsonWriter;
-use obsync_sdk::{ChangeKind, FormatBatch, FormatOutput, RowChange, TableSchema};
+use obsync_sdk::{
+    ChangeKind, FormatOptions, FormatOutput, Row, RowBatch, RowFormatter, TableSchema,
+};
 
 // Stateless: every batch call may use a fresh heap (see obsync_sdk::arena).
 obsync_sdk::per_call_arena!();
 
 /// Formats every row of the batch as one Canal message.
-#[obsync_sdk::format]
-pub fn format_batch(batch: &FormatBatch) -> Result<FormatOutput, String> {
-    obsync_formats_common::each_row(batch, |schema, row| format_row(batch, schema, row))
+#[obsync_sdk::format_rows]
+pub fn format_batch(batch: &RowBatch<'_>) -> Result<FormatOutput, String> {
+    batch.format_each(&mut Canal)
 }
 
-fn format_row(
-    batch: &FormatBatch,
+/// The layout; rows are read in place (`RowBatch`).
+struct Canal;
+
+impl RowFormatter for Canal {
+    fn body<R: Row>(
+        &mut self,
+        options: &FormatOptions,
+        schema: &TableSchema,
+        row: &R,
+    ) -> Result<Vec<u8>, String> {
+        format_row(options, schema, row)
+    }
+}
+
+fn format_row<R: Row>(
+    options: &FormatOptions,
     schema: &TableSchema,
-    row: &RowChange,
+    row: &R,
 ) -> Result<Vec<u8>, String> {
+    let meta = row.meta();
     let mut w = JsonWriter::with_capacity(384 + schema.columns.len() * 48);
     w.raw("{");
     w.key("database");
@@ -48,7 +65,7 @@ fn format_row(
     keys::write_names_array(&mut w, schema);
     w.raw(",");
     w.key("old");
-    match (row.kind, row.before.as_deref(), row.after.as_deref()) {
+    match (row.kind(), row.before(), row.after()) {
         (ChangeKind::Update, Some(before), Some(after)) => {
             w.raw("[");
             image::write_changed(&mut w, &schema.columns, before, after, true)?;
@@ -68,18 +85,18 @@ fn format_row(
     }
     w.raw("},");
     w.key("type");
-    w.string(row.kind.as_str());
+    w.string(row.kind().as_str());
     w.raw(",");
     w.key("table");
     w.string(&schema.table);
     w.raw(",");
     w.key("es");
-    w.u64(row.meta.timestamp as u64 * 1000);
+    w.u64(meta.timestamp as u64 * 1000);
     w.raw(",");
     w.key("isDdl");
     w.raw("false,");
     w.key("ts");
-    w.u64(batch.options.now_ms);
+    w.u64(options.now_ms);
     w.raw(",");
     w.key("sql");
     w.string("");

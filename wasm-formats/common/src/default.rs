@@ -9,13 +9,14 @@
 //! without a key.
 
 use obsync_sdk::json::JsonWriter;
-use obsync_sdk::{FormatBatch, FormatOutput, RowChange, TableSchema, Value};
+use obsync_sdk::{AsValue, FormatOptions, FormatOutput, Row, RowBatch, RowFormatter, TableSchema};
 
 use crate::image::Keys;
 use crate::{image, keys, types};
 
 /// Formats every row of the batch; `with_types` adds `__light_type` (DefaultExtendColumnType).
-pub fn format(batch: &FormatBatch, with_types: bool) -> Result<FormatOutput, String> {
+/// Rows are read in place ([`RowBatch`]): inside a module nothing of the batch is copied.
+pub fn format(batch: &RowBatch<'_>, with_types: bool) -> Result<FormatOutput, String> {
     // Per table, once per batch: the joined key names, the column names as JSON keys and the
     // `__light_type` member.
     let tables: Vec<Table> = batch
@@ -30,12 +31,26 @@ pub fn format(batch: &FormatBatch, with_types: bool) -> Result<FormatOutput, Str
             }
         })
         .collect();
-    crate::each_row(batch, |schema, row| {
-        let Some(table) = tables.get(row.table as usize) else {
-            return Err(format!("unknown table index {}", row.table));
+    batch.format_each(&mut Layout { tables })
+}
+
+/// The Default layout over one batch.
+struct Layout {
+    tables: Vec<Table>,
+}
+
+impl RowFormatter for Layout {
+    fn body<R: Row>(
+        &mut self,
+        options: &FormatOptions,
+        schema: &TableSchema,
+        row: &R,
+    ) -> Result<Vec<u8>, String> {
+        let Some(table) = self.tables.get(row.table() as usize) else {
+            return Err(format!("unknown table index {}", row.table()));
         };
-        format_row(batch, schema, table, row)
-    })
+        format_row(options, schema, table, row)
+    }
 }
 
 /// What every row of one table shares within a batch.
@@ -65,26 +80,26 @@ fn light_type(schema: &TableSchema, keys: &Keys) -> Vec<u8> {
     w.into_bytes()
 }
 
-fn format_row(
-    batch: &FormatBatch,
+fn format_row<R: Row>(
+    options: &FormatOptions,
     schema: &TableSchema,
     table: &Table,
-    row: &RowChange,
+    row: &R,
 ) -> Result<Vec<u8>, String> {
-    let images = usize::from(row.before.is_some()) + usize::from(row.after.is_some());
+    let images = usize::from(row.before().is_some()) + usize::from(row.after().is_some());
     let mut w = JsonWriter::with_capacity(320 + images * schema.columns.len() * 40);
     w.raw("{");
     w.key("allMetaData");
-    write_meta(&mut w, batch, schema, table.names.as_deref(), row);
+    write_meta(&mut w, options, schema, table.names.as_deref(), row);
     w.raw(",");
     w.key("prevStruct");
-    write_image(&mut w, schema, table, row.before.as_deref())?;
+    write_image(&mut w, schema, table, row.before())?;
     w.raw(",");
     w.key("recordType");
-    w.string(row.kind.as_str());
+    w.string(row.kind().as_str());
     w.raw(",");
     w.key("postStruct");
-    write_image(&mut w, schema, table, row.after.as_deref())?;
+    write_image(&mut w, schema, table, row.after())?;
     w.raw("}");
     Ok(w.into_bytes())
 }
@@ -96,13 +111,14 @@ fn opt_string(w: &mut JsonWriter, v: Option<&str>) {
     }
 }
 
-fn write_meta(
+fn write_meta<R: Row>(
     w: &mut JsonWriter,
-    batch: &FormatBatch,
+    options: &FormatOptions,
     schema: &TableSchema,
     key_names: Option<&str>,
-    row: &RowChange,
+    row: &R,
 ) {
+    let meta = row.meta();
     w.raw("{");
     w.key("checkpoint");
     w.null();
@@ -117,10 +133,10 @@ fn write_meta(
     opt_string(w, keys::values_joined(schema, row).as_deref());
     w.raw(",");
     w.key("dbType");
-    w.string(if batch.options.db_type.is_empty() {
+    w.string(if options.db_type.is_empty() {
         "MYSQL"
     } else {
-        &batch.options.db_type
+        &options.db_type
     });
     w.raw(",");
     w.key("table_name");
@@ -131,27 +147,27 @@ fn write_meta(
     w.raw(",");
     w.key("timestamp");
     w.raw("\"");
-    w.u64(u64::from(row.meta.timestamp));
+    w.u64(u64::from(meta.timestamp));
     w.raw("\"");
     w.raw(",");
     w.key("uniqueId");
-    w.string(&row.meta.transaction_id);
+    w.string(meta.transaction_id);
     w.raw(",");
     w.key("transId");
-    w.string(&row.meta.transaction_id);
+    w.string(meta.transaction_id);
     w.raw(",");
     w.key("clusterId");
     w.raw("\"");
-    w.u64(u64::from(row.meta.server_id));
+    w.u64(u64::from(meta.server_id));
     w.raw("\"");
     w.raw("}");
 }
 
-fn write_image(
+fn write_image<V: AsValue>(
     w: &mut JsonWriter,
     schema: &TableSchema,
     table: &Table,
-    values: Option<&[Value]>,
+    values: Option<&[V]>,
 ) -> Result<(), String> {
     let Some(values) = values else {
         w.null();

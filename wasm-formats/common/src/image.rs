@@ -2,7 +2,7 @@
 
 use obsync_sdk::json::JsonWriter;
 use obsync_sdk::render::write_value;
-use obsync_sdk::{ColumnSchema, Value};
+use obsync_sdk::{AsValue, ColumnSchema};
 
 /// A table's column names rendered once as JSON keys (`"name":`), so the rows of a batch do not
 /// escape them again.
@@ -39,7 +39,7 @@ impl Keys {
 }
 
 /// Writes `{"col": value, …}` like [`write_fields`], with keys rendered beforehand.
-pub fn write_fields_keyed(w: &mut JsonWriter, keys: &Keys, values: &[Value], open: bool) {
+pub fn write_fields_keyed<V: AsValue>(w: &mut JsonWriter, keys: &Keys, values: &[V], open: bool) {
     w.raw("{");
     for (n, v) in values.iter().enumerate() {
         if n > 0 {
@@ -54,7 +54,7 @@ pub fn write_fields_keyed(w: &mut JsonWriter, keys: &Keys, values: &[Value], ope
 }
 
 /// Checks that an image has one value per column.
-pub fn check(columns: &[ColumnSchema], values: &[Value]) -> Result<(), String> {
+pub fn check<V>(columns: &[ColumnSchema], values: &[V]) -> Result<(), String> {
     if values.len() == columns.len() {
         Ok(())
     } else {
@@ -68,7 +68,12 @@ pub fn check(columns: &[ColumnSchema], values: &[Value]) -> Result<(), String> {
 
 /// Writes `{"col": value, …}` for every column, without the closing brace when `open` is true
 /// (so the caller can append more keys).
-pub fn write_fields(w: &mut JsonWriter, columns: &[ColumnSchema], values: &[Value], open: bool) {
+pub fn write_fields<V: AsValue>(
+    w: &mut JsonWriter,
+    columns: &[ColumnSchema],
+    values: &[V],
+    open: bool,
+) {
     w.raw("{");
     for (n, (col, v)) in columns.iter().zip(values).enumerate() {
         if n > 0 {
@@ -83,10 +88,10 @@ pub fn write_fields(w: &mut JsonWriter, columns: &[ColumnSchema], values: &[Valu
 }
 
 /// Writes a full image, or `null`.
-pub fn write_full(
+pub fn write_full<V: AsValue>(
     w: &mut JsonWriter,
     columns: &[ColumnSchema],
-    values: Option<&[Value]>,
+    values: Option<&[V]>,
 ) -> Result<(), String> {
     match values {
         None => w.null(),
@@ -100,11 +105,11 @@ pub fn write_full(
 
 /// Writes `{"col": value}` for the columns whose value differs between `before` and `after`,
 /// taking the values from `from_before` (true) or the after image (false).
-pub fn write_changed(
+pub fn write_changed<V: AsValue>(
     w: &mut JsonWriter,
     columns: &[ColumnSchema],
-    before: &[Value],
-    after: &[Value],
+    before: &[V],
+    after: &[V],
     from_before: bool,
 ) -> Result<(), String> {
     check(columns, before)?;
@@ -112,7 +117,7 @@ pub fn write_changed(
     w.raw("{");
     let mut n = 0;
     for ((col, b), a) in columns.iter().zip(before).zip(after) {
-        if b == a {
+        if b.view() == a.view() {
             continue;
         }
         if n > 0 {

@@ -3,7 +3,7 @@
 
 use obsync_sdk::json::JsonWriter;
 use obsync_sdk::render::push_text;
-use obsync_sdk::{RowChange, TableSchema};
+use obsync_sdk::{Row, TableSchema};
 
 /// The separator OMS uses between composite key parts.
 pub const SEPARATOR: char = '\u{1}';
@@ -19,7 +19,7 @@ pub fn names_joined(schema: &TableSchema) -> Option<String> {
 
 /// Returns the key values (after image, or before image for DELETE) joined with U+0001, or
 /// `None` for a table without a key.
-pub fn values_joined(schema: &TableSchema, row: &RowChange) -> Option<String> {
+pub fn values_joined<R: Row>(schema: &TableSchema, row: &R) -> Option<String> {
     if schema.primary_key.is_empty() {
         return None;
     }

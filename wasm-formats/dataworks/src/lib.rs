@@ -8,18 +8,36 @@
 
 use obsync_formats_common::{image, keys, types};
 use obsync_sdk::json::JsonWriter;
-use obsync_sdk::{FormatBatch, FormatOutput, RowChange, TableSchema, Value};
+use obsync_sdk::{AsValue, FormatOptions, FormatOutput, Row, RowBatch, RowFormatter, TableSchema};
 
 // Stateless: every batch call may use a fresh heap (see obsync_sdk::arena).
 obsync_sdk::per_call_arena!();
 
 /// Formats every row of the batch as one DataWorks 2.0 message.
-#[obsync_sdk::format]
-pub fn format_batch(batch: &FormatBatch) -> Result<FormatOutput, String> {
-    obsync_formats_common::each_row(batch, |schema, row| format_row(batch, schema, row))
+#[obsync_sdk::format_rows]
+pub fn format_batch(batch: &RowBatch<'_>) -> Result<FormatOutput, String> {
+    batch.format_each(&mut DataWorks)
 }
 
-fn data(w: &mut JsonWriter, schema: &TableSchema, values: Option<&[Value]>) -> Result<(), String> {
+/// The layout; rows are read in place (`RowBatch`).
+struct DataWorks;
+
+impl RowFormatter for DataWorks {
+    fn body<R: Row>(
+        &mut self,
+        options: &FormatOptions,
+        schema: &TableSchema,
+        row: &R,
+    ) -> Result<Vec<u8>, String> {
+        format_row(options, schema, row)
+    }
+}
+
+fn data<V: AsValue>(
+    w: &mut JsonWriter,
+    schema: &TableSchema,
+    values: Option<&[V]>,
+) -> Result<(), String> {
     match values {
         None => w.null(),
         Some(v) => {
@@ -32,11 +50,12 @@ fn data(w: &mut JsonWriter, schema: &TableSchema, values: Option<&[Value]>) -> R
     Ok(())
 }
 
-fn format_row(
-    batch: &FormatBatch,
+fn format_row<R: Row>(
+    options: &FormatOptions,
     schema: &TableSchema,
-    row: &RowChange,
+    row: &R,
 ) -> Result<Vec<u8>, String> {
+    let meta = row.meta();
     let mut w = JsonWriter::with_capacity(512 + schema.columns.len() * 48);
     w.raw("{");
     w.key("version");
@@ -47,7 +66,7 @@ fn format_row(
     w.key("source");
     w.raw("{");
     w.key("dbType");
-    w.string(&batch.options.db_type.to_ascii_lowercase());
+    w.string(&options.db_type.to_ascii_lowercase());
     w.raw(",");
     w.key("dbVersion");
     w.null();
@@ -82,24 +101,24 @@ fn format_row(
     w.key("payload");
     w.raw("{");
     w.key("before");
-    data(&mut w, schema, row.before.as_deref())?;
+    data(&mut w, schema, row.before())?;
     w.raw(",");
     w.key("after");
-    data(&mut w, schema, row.after.as_deref())?;
+    data(&mut w, schema, row.after())?;
     w.raw(",");
     w.key("op");
-    w.string(row.kind.as_str());
+    w.string(row.kind().as_str());
     w.raw(",");
     w.key("timestamp");
     w.raw("{");
     w.key("eventTime");
-    w.u64(row.meta.timestamp as u64 * 1000);
+    w.u64(meta.timestamp as u64 * 1000);
     w.raw(",");
     w.key("systemTime");
-    w.u64(batch.options.now_ms);
+    w.u64(options.now_ms);
     w.raw(",");
     w.key("checkpointTime");
-    w.u64(row.meta.timestamp as u64);
+    w.u64(meta.timestamp as u64);
     w.raw("},");
     w.key("ddl");
     w.null();
@@ -109,7 +128,7 @@ fn format_row(
     w.raw("},");
     w.key("extend");
     w.raw("{");
-    if let Some(id) = batch.options.business_system_id.as_deref() {
+    if let Some(id) = options.business_system_id.as_deref() {
         w.key("load_fm");
         w.string(id);
     }

@@ -11,15 +11,31 @@
 
 use obsync_formats_common::{image, keys, time};
 use obsync_sdk::json::JsonWriter;
-use obsync_sdk::{ChangeKind, FormatBatch, FormatOutput, RowChange, TableSchema};
+use obsync_sdk::{
+    ChangeKind, FormatOptions, FormatOutput, Row, RowBatch, RowFormatter, TableSchema,
+};
 
 // Stateless: every batch call may use a fresh heap (see obsync_sdk::arena).
 obsync_sdk::per_call_arena!();
 
 /// Formats every row of the batch as one SharePlex message.
-#[obsync_sdk::format]
-pub fn format_batch(batch: &FormatBatch) -> Result<FormatOutput, String> {
-    obsync_formats_common::each_row(batch, |schema, row| format_row(batch, schema, row))
+#[obsync_sdk::format_rows]
+pub fn format_batch(batch: &RowBatch<'_>) -> Result<FormatOutput, String> {
+    batch.format_each(&mut SharePlex)
+}
+
+/// The layout; rows are read in place (`RowBatch`).
+struct SharePlex;
+
+impl RowFormatter for SharePlex {
+    fn body<R: Row>(
+        &mut self,
+        options: &FormatOptions,
+        schema: &TableSchema,
+        row: &R,
+    ) -> Result<Vec<u8>, String> {
+        format_row(options, schema, row)
+    }
 }
 
 fn op(kind: ChangeKind) -> &'static str {
@@ -30,16 +46,17 @@ fn op(kind: ChangeKind) -> &'static str {
     }
 }
 
-fn format_row(
-    batch: &FormatBatch,
+fn format_row<R: Row>(
+    options: &FormatOptions,
     schema: &TableSchema,
-    row: &RowChange,
+    row: &R,
 ) -> Result<Vec<u8>, String> {
-    let offset = batch.options.utc_offset_seconds;
+    let meta = row.meta();
+    let offset = options.utc_offset_seconds;
     let mut w = JsonWriter::with_capacity(384 + schema.columns.len() * 32);
     w.raw("{");
     w.key("data");
-    match (row.kind, row.before.as_deref(), row.after.as_deref()) {
+    match (row.kind(), row.before(), row.after()) {
         (ChangeKind::Update, Some(before), Some(after)) => {
             image::write_changed(&mut w, &schema.columns, before, after, false)?
         }
@@ -50,25 +67,25 @@ fn format_row(
     w.raw("{");
     w.key("posttime");
     w.string(&time::local_datetime(
-        (batch.options.now_ms / 1000) as i64,
+        (options.now_ms / 1000) as i64,
         offset,
     ));
     w.raw(",");
     w.key("op");
-    w.string(op(row.kind));
+    w.string(op(row.kind()));
     w.raw(",");
     w.key("size");
     w.u64(0);
     w.raw(",");
     w.key("time");
-    w.string(&time::local_datetime(row.meta.timestamp as i64, offset));
+    w.string(&time::local_datetime(meta.timestamp as i64, offset));
     w.raw(",");
     w.key("idx");
     w.string("0/0");
     w.raw(",");
-    if batch.options.sequence_numbers {
+    if options.sequence_numbers {
         w.key("seq");
-        w.u64(row.meta.index_in_transaction as u64 + 1);
+        w.u64(meta.index_in_transaction as u64 + 1);
         w.raw(",");
     }
     let table = format!("{}.{}", schema.database, schema.table);
@@ -82,19 +99,19 @@ fn format_row(
     ));
     w.raw(",");
     w.key("trans");
-    w.string(&row.meta.transaction_id);
+    w.string(meta.transaction_id);
     w.raw(",");
     w.key("scn");
     w.string(&format!(
         "{}{:05}",
-        row.meta.timestamp,
-        row.meta.index_in_transaction % 100_000
+        meta.timestamp,
+        meta.index_in_transaction % 100_000
     ));
     w.raw("}");
-    if row.kind == ChangeKind::Update {
+    if row.kind() == ChangeKind::Update {
         w.raw(",");
         w.key("key");
-        image::write_full(&mut w, &schema.columns, row.before.as_deref())?;
+        image::write_full(&mut w, &schema.columns, row.before())?;
     }
     w.raw("}");
     Ok(w.into_bytes())
