@@ -6,9 +6,9 @@
 //! [`GuestResult`] whose location is returned packed as `(ptr << 32) | len`. The guest owns the
 //! input buffer from the call on; the host frees the output buffer with `obsync_free`.
 
-use serde::{Deserialize, Serialize};
-
 use std::cell::Cell;
+
+use serde::{Deserialize, Serialize};
 
 use crate::change::RowChange;
 use crate::schema::TableSchema;

@@ -469,6 +469,22 @@ pub(crate) mod tests {
         v
     }
 
+    /// `count` copies of `bytes`, each with four bytes overwritten at pseudo-random places.
+    pub(crate) fn damaged(bytes: &[u8], count: usize) -> impl Iterator<Item = Vec<u8>> + '_ {
+        let mut state = 1u64;
+        (0..count).map(move |_| {
+            let mut damaged = bytes.to_vec();
+            for _ in 0..4 {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                let at = (state >> 33) as usize % damaged.len();
+                damaged[at] = (state >> 17) as u8;
+            }
+            damaged
+        })
+    }
+
     pub(crate) fn batch() -> FormatBatch {
         let values = every_value();
         let columns = (0..values.len())
@@ -547,16 +563,7 @@ pub(crate) mod tests {
         for cut in (0..600).chain((600..bytes.len()).step_by(101)) {
             assert_eq!(read_batch(&bytes[..cut]), None, "cut at {cut}");
         }
-        let mut state = 1u64;
-        for _ in 0..2_000 {
-            let mut damaged = bytes.clone();
-            for _ in 0..4 {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1);
-                let at = (state >> 33) as usize % damaged.len();
-                damaged[at] = (state >> 17) as u8;
-            }
+        for damaged in damaged(&bytes, 2_000) {
             // Whatever the fast path accepts, serde must read the same way.
             if let Some(fast) = read_batch(&damaged) {
                 assert_eq!(

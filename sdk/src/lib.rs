@@ -4,6 +4,10 @@
 //! The host (`obsync`) and every module (built-in or user-written) depend on this crate, so the
 //! wire types exist exactly once. Everything here also compiles natively, so a module author tests
 //! a module with plain `cargo test`. The ABI itself is described in `sdk/ABI.md`.
+//!
+//! Two ways to write a format: `#[format]` on a function of an owned [`FormatBatch`] (simplest),
+//! or `#[format_rows]` on a function of a [`RowBatch`], whose rows a [`RowFormatter`] reads in
+//! place through the [`Row`] trait (no copy of the batch inside the module; see [`view`]).
 
 pub mod abi;
 pub mod arena;

@@ -487,16 +487,7 @@ mod tests {
         for cut in (0..bytes.len()).step_by(37) {
             assert!(format_input(&bytes[..cut], dump).is_err(), "cut at {cut}");
         }
-        let mut state = 7u64;
-        for _ in 0..600 {
-            let mut damaged = bytes.clone();
-            for _ in 0..3 {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1);
-                let at = (state >> 33) as usize % damaged.len();
-                damaged[at] = (state >> 17) as u8;
-            }
+        for damaged in crate::batch_reader::tests::damaged(&bytes, 600) {
             let got = format_input(&damaged, dump);
             if let Ok(serde) = rmp_serde::from_slice::<FormatBatch>(&damaged) {
                 assert_eq!(got, dump(&RowBatch::from(&serde)));

@@ -19,20 +19,6 @@ pub fn format_batch(batch: &RowBatch<'_>) -> Result<FormatOutput, String> {
     batch.format_each(&mut DataWorks)
 }
 
-/// The layout; rows are read in place (`RowBatch`).
-struct DataWorks;
-
-impl RowFormatter for DataWorks {
-    fn body<R: Row>(
-        &mut self,
-        options: &FormatOptions,
-        schema: &TableSchema,
-        row: &R,
-    ) -> Result<Vec<u8>, String> {
-        format_row(options, schema, row)
-    }
-}
-
 fn data<V: AsValue>(
     w: &mut JsonWriter,
     schema: &TableSchema,
@@ -50,88 +36,94 @@ fn data<V: AsValue>(
     Ok(())
 }
 
-fn format_row<R: Row>(
-    options: &FormatOptions,
-    schema: &TableSchema,
-    row: &R,
-) -> Result<Vec<u8>, String> {
-    let meta = row.meta();
-    let mut w = JsonWriter::with_capacity(512 + schema.columns.len() * 48);
-    w.raw("{");
-    w.key("version");
-    w.string("2.0");
-    w.raw(",");
-    w.key("schema");
-    w.raw("{");
-    w.key("source");
-    w.raw("{");
-    w.key("dbType");
-    w.string(&options.db_type.to_ascii_lowercase());
-    w.raw(",");
-    w.key("dbVersion");
-    w.null();
-    w.raw(",");
-    w.key("dbName");
-    w.string(&schema.database);
-    w.raw(",");
-    w.key("schema");
-    w.null();
-    w.raw(",");
-    w.key("table");
-    w.string(&schema.table);
-    w.raw("},");
-    w.key("column");
-    w.raw("[");
-    for (n, col) in schema.columns.iter().enumerate() {
-        if n > 0 {
-            w.raw(",");
-        }
+/// The layout, one message per row; rows are read in place (`RowBatch`).
+struct DataWorks;
+
+impl RowFormatter for DataWorks {
+    fn body<R: Row>(
+        &mut self,
+        options: &FormatOptions,
+        schema: &TableSchema,
+        row: &R,
+    ) -> Result<Vec<u8>, String> {
+        let meta = row.meta();
+        let mut w = JsonWriter::with_capacity(512 + schema.columns.len() * 48);
         w.raw("{");
-        w.key("name");
-        w.string(&col.name);
+        w.key("version");
+        w.string("2.0");
         w.raw(",");
-        w.key("type");
-        w.string(&types::upper(col));
-        w.raw("}");
+        w.key("schema");
+        w.raw("{");
+        w.key("source");
+        w.raw("{");
+        w.key("dbType");
+        w.string(&options.db_type.to_ascii_lowercase());
+        w.raw(",");
+        w.key("dbVersion");
+        w.null();
+        w.raw(",");
+        w.key("dbName");
+        w.string(&schema.database);
+        w.raw(",");
+        w.key("schema");
+        w.null();
+        w.raw(",");
+        w.key("table");
+        w.string(&schema.table);
+        w.raw("},");
+        w.key("column");
+        w.raw("[");
+        for (n, col) in schema.columns.iter().enumerate() {
+            if n > 0 {
+                w.raw(",");
+            }
+            w.raw("{");
+            w.key("name");
+            w.string(&col.name);
+            w.raw(",");
+            w.key("type");
+            w.string(&types::upper(col));
+            w.raw("}");
+        }
+        w.raw("],");
+        w.key("pk");
+        keys::write_names_array(&mut w, schema);
+        w.raw("},");
+        w.key("payload");
+        w.raw("{");
+        w.key("before");
+        data(&mut w, schema, row.before())?;
+        w.raw(",");
+        w.key("after");
+        data(&mut w, schema, row.after())?;
+        w.raw(",");
+        w.key("op");
+        w.string(row.kind().as_str());
+        w.raw(",");
+        w.key("timestamp");
+        w.raw("{");
+        w.key("eventTime");
+        w.u64(meta.timestamp as u64 * 1000);
+        w.raw(",");
+        w.key("systemTime");
+        w.u64(options.now_ms);
+        w.raw(",");
+        w.key("checkpointTime");
+        w.u64(meta.timestamp as u64);
+        w.raw("},");
+        w.key("ddl");
+        w.null();
+        w.raw(",");
+        w.key("scn");
+        w.string("null");
+        w.raw("},");
+        w.key("extend");
+        w.raw("{");
+        if let Some(id) = options.business_system_id.as_deref() {
+            w.key("load_fm");
+            w.string(id);
+        }
+        w.raw("}}");
+        Ok(w.into_bytes())
     }
-    w.raw("],");
-    w.key("pk");
-    keys::write_names_array(&mut w, schema);
-    w.raw("},");
-    w.key("payload");
-    w.raw("{");
-    w.key("before");
-    data(&mut w, schema, row.before())?;
-    w.raw(",");
-    w.key("after");
-    data(&mut w, schema, row.after())?;
-    w.raw(",");
-    w.key("op");
-    w.string(row.kind().as_str());
-    w.raw(",");
-    w.key("timestamp");
-    w.raw("{");
-    w.key("eventTime");
-    w.u64(meta.timestamp as u64 * 1000);
-    w.raw(",");
-    w.key("systemTime");
-    w.u64(options.now_ms);
-    w.raw(",");
-    w.key("checkpointTime");
-    w.u64(meta.timestamp as u64);
-    w.raw("},");
-    w.key("ddl");
-    w.null();
-    w.raw(",");
-    w.key("scn");
-    w.string("null");
-    w.raw("},");
-    w.key("extend");
-    w.raw("{");
-    if let Some(id) = options.business_system_id.as_deref() {
-        w.key("load_fm");
-        w.string(id);
-    }
-    w.raw("}}");
-    Ok(w.into_bytes())
 }

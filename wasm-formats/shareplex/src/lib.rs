@@ -24,7 +24,15 @@ pub fn format_batch(batch: &RowBatch<'_>) -> Result<FormatOutput, String> {
     batch.format_each(&mut SharePlex)
 }
 
-/// The layout; rows are read in place (`RowBatch`).
+fn op(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Insert => "ins",
+        ChangeKind::Update => "upd",
+        ChangeKind::Delete => "del",
+    }
+}
+
+/// The layout, one message per row; rows are read in place (`RowBatch`).
 struct SharePlex;
 
 impl RowFormatter for SharePlex {
@@ -34,85 +42,69 @@ impl RowFormatter for SharePlex {
         schema: &TableSchema,
         row: &R,
     ) -> Result<Vec<u8>, String> {
-        format_row(options, schema, row)
-    }
-}
-
-fn op(kind: ChangeKind) -> &'static str {
-    match kind {
-        ChangeKind::Insert => "ins",
-        ChangeKind::Update => "upd",
-        ChangeKind::Delete => "del",
-    }
-}
-
-fn format_row<R: Row>(
-    options: &FormatOptions,
-    schema: &TableSchema,
-    row: &R,
-) -> Result<Vec<u8>, String> {
-    let meta = row.meta();
-    let offset = options.utc_offset_seconds;
-    let mut w = JsonWriter::with_capacity(384 + schema.columns.len() * 32);
-    w.raw("{");
-    w.key("data");
-    match (row.kind(), row.before(), row.after()) {
-        (ChangeKind::Update, Some(before), Some(after)) => {
-            image::write_changed(&mut w, &schema.columns, before, after, false)?
+        let meta = row.meta();
+        let offset = options.utc_offset_seconds;
+        let mut w = JsonWriter::with_capacity(384 + schema.columns.len() * 32);
+        w.raw("{");
+        w.key("data");
+        match (row.kind(), row.before(), row.after()) {
+            (ChangeKind::Update, Some(before), Some(after)) => {
+                image::write_changed(&mut w, &schema.columns, before, after, false)?
+            }
+            _ => image::write_full(&mut w, &schema.columns, row.key_image())?,
         }
-        _ => image::write_full(&mut w, &schema.columns, row.key_image())?,
-    }
-    w.raw(",");
-    w.key("meta");
-    w.raw("{");
-    w.key("posttime");
-    w.string(&time::local_datetime(
-        (options.now_ms / 1000) as i64,
-        offset,
-    ));
-    w.raw(",");
-    w.key("op");
-    w.string(op(row.kind()));
-    w.raw(",");
-    w.key("size");
-    w.u64(0);
-    w.raw(",");
-    w.key("time");
-    w.string(&time::local_datetime(meta.timestamp as i64, offset));
-    w.raw(",");
-    w.key("idx");
-    w.string("0/0");
-    w.raw(",");
-    if options.sequence_numbers {
-        w.key("seq");
-        w.u64(meta.index_in_transaction as u64 + 1);
         w.raw(",");
-    }
-    let table = format!("{}.{}", schema.database, schema.table);
-    w.key("table");
-    w.string(&table);
-    w.raw(",");
-    w.key("rowid");
-    w.string(&format!(
-        "{table}-{}",
-        keys::values_joined(schema, row).unwrap_or_default()
-    ));
-    w.raw(",");
-    w.key("trans");
-    w.string(meta.transaction_id);
-    w.raw(",");
-    w.key("scn");
-    w.string(&format!(
-        "{}{:05}",
-        meta.timestamp,
-        meta.index_in_transaction % 100_000
-    ));
-    w.raw("}");
-    if row.kind() == ChangeKind::Update {
+        w.key("meta");
+        w.raw("{");
+        w.key("posttime");
+        w.string(&time::local_datetime(
+            (options.now_ms / 1000) as i64,
+            offset,
+        ));
         w.raw(",");
-        w.key("key");
-        image::write_full(&mut w, &schema.columns, row.before())?;
+        w.key("op");
+        w.string(op(row.kind()));
+        w.raw(",");
+        w.key("size");
+        w.u64(0);
+        w.raw(",");
+        w.key("time");
+        w.string(&time::local_datetime(meta.timestamp as i64, offset));
+        w.raw(",");
+        w.key("idx");
+        w.string("0/0");
+        w.raw(",");
+        if options.sequence_numbers {
+            w.key("seq");
+            w.u64(meta.index_in_transaction as u64 + 1);
+            w.raw(",");
+        }
+        let table = format!("{}.{}", schema.database, schema.table);
+        w.key("table");
+        w.string(&table);
+        w.raw(",");
+        w.key("rowid");
+        w.string(&format!(
+            "{table}-{}",
+            keys::values_joined(schema, row).unwrap_or_default()
+        ));
+        w.raw(",");
+        w.key("trans");
+        w.string(meta.transaction_id);
+        w.raw(",");
+        w.key("scn");
+        w.string(&format!(
+            "{}{:05}",
+            meta.timestamp,
+            meta.index_in_transaction % 100_000
+        ));
+        w.raw("}");
+        if row.kind() == ChangeKind::Update {
+            w.raw(",");
+            w.key("key");
+            image::write_full(&mut w, &schema.columns, row.before())?;
+        }
+        w.raw("}");
+        Ok(w.into_bytes())
     }
-    w.raw("}");
-    Ok(w.into_bytes())
 }
