@@ -158,6 +158,23 @@ pub fn decode_batch(bytes: &[u8]) -> Result<FormatBatch, rmp_serde::decode::Erro
     }
 }
 
+/// Appends a format call's result: the same bytes as [`encode`], written without serde (what a
+/// format module returns after every call).
+pub fn encode_format_result_into(result: &GuestResult<FormatOutput>, out: &mut Vec<u8>) {
+    crate::batch_writer::write_format_result(result, out);
+}
+
+/// Decodes a format call's result: the same as [`decode`], read without serde when it is in the
+/// shape the SDK writes (what a host reads after every format call).
+pub fn decode_format_result(
+    bytes: &[u8],
+) -> Result<GuestResult<FormatOutput>, rmp_serde::decode::Error> {
+    match crate::batch_reader::read_format_result(bytes) {
+        Some(result) => Ok(result),
+        None => decode(bytes),
+    }
+}
+
 /// Runs a row format on an input batch without copying its rows: they are read one at a time
 /// from `input` ([`crate::view`]). A batch not in the host's shape is decoded by serde instead,
 /// which accepts every valid form and names what is wrong.
@@ -239,15 +256,15 @@ pub mod guest {
         ((ptr as u64) << 32) | len as u64
     }
 
-    /// Runs a batch function on an input buffer and returns the packed output location.
+    /// Runs a batch function on an input buffer (which it frees) and returns its result.
     ///
     /// # Safety
     /// `ptr`/`len` must be a buffer from `obsync_alloc` filled by the host.
-    pub unsafe fn call<T: Serialize>(
+    unsafe fn run<T>(
         ptr: u32,
         len: u32,
         f: fn(&FormatBatch) -> Result<T, String>,
-    ) -> u64 {
+    ) -> GuestResult<T> {
         // SAFETY: guaranteed by the caller.
         let input = unsafe { std::slice::from_raw_parts(ptr as *const u8, len as usize) };
         let result = match decode_batch(input) {
@@ -259,17 +276,38 @@ pub mod guest {
         };
         // SAFETY: the guest owns the input buffer from the call on.
         unsafe { free_bytes(ptr, len) };
+        result
+    }
+
+    /// Runs a batch function on an input buffer and returns the packed output location.
+    ///
+    /// # Safety
+    /// `ptr`/`len` must be a buffer from `obsync_alloc` filled by the host.
+    pub unsafe fn call<T: Serialize>(
+        ptr: u32,
+        len: u32,
+        f: fn(&FormatBatch) -> Result<T, String>,
+    ) -> u64 {
+        // SAFETY: forwarded.
+        let result = unsafe { run(ptr, len, f) };
         finish(len, &result)
     }
 
-    /// Encodes a call's result and hands it to the host.
+    /// Encodes a call's result with serde and hands it to the host.
     fn finish<T: Serialize>(input_len: u32, result: &GuestResult<T>) -> u64 {
-        // Sized once for the usual result (messages are about as large as the rows they carry),
-        // so the encoder rarely copies while it grows.
         let mut bytes = Vec::with_capacity(input_len as usize * 2);
         if rmp_serde::encode::write_named(&mut bytes, result).is_err() {
             bytes.clear();
         }
+        leak(bytes)
+    }
+
+    /// Hands a format call's result to the host, written by hand (`write_format_result`).
+    fn finish_format(input_len: u32, result: &GuestResult<FormatOutput>) -> u64 {
+        // Sized once for the usual result (messages are about as large as the rows they carry),
+        // so the writer rarely copies while it grows.
+        let mut bytes = Vec::with_capacity(input_len as usize * 2);
+        super::encode_format_result_into(result, &mut bytes);
         leak(bytes)
     }
 
@@ -283,7 +321,8 @@ pub mod guest {
         f: fn(&FormatBatch) -> Result<FormatOutput, String>,
     ) -> u64 {
         // SAFETY: forwarded.
-        unsafe { call(ptr, len, f) }
+        let result = unsafe { run(ptr, len, f) };
+        finish_format(len, &result)
     }
 
     /// Runs a row format function on the rows as they are in the input buffer
@@ -304,7 +343,7 @@ pub mod guest {
         };
         // SAFETY: the guest owns the input buffer from the call on; nothing borrows it now.
         unsafe { free_bytes(ptr, len) };
-        finish(len, &result)
+        finish_format(len, &result)
     }
 
     /// Runs a filter function (see [`call`]).

@@ -11,7 +11,7 @@
 //! `None`, and the caller falls back to the serde decoder, which gives the same result or the
 //! precise error. Every read is bounds-checked; bad input never panics.
 
-use crate::abi::{FormatBatch, FormatOptions};
+use crate::abi::{FormatBatch, FormatOptions, FormatOutput, GuestResult, OutMessage};
 use crate::change::{ChangeKind, ChangeMeta, RowChange};
 use crate::schema::TableSchema;
 use crate::value::{
@@ -428,6 +428,89 @@ fn owned(row: RowRef<'_, '_>) -> RowChange {
     }
 }
 
+impl Reader<'_> {
+    fn opt_str(&mut self) -> Option<Option<String>> {
+        if self.peek()? == 0xc0 {
+            self.i += 1;
+            return Some(None);
+        }
+        Some(Some(self.str()?.to_owned()))
+    }
+
+    fn message(&mut self) -> Option<OutMessage> {
+        let (mut row, mut body, mut key, mut tags, mut props) = (None, None, None, None, None);
+        for _ in 0..self.map_len()? {
+            match self.str()? {
+                "row" => once(&mut row, self.int()?)?,
+                "body" => {
+                    let n = match self.byte()? {
+                        0xc4 => self.be(1)?,
+                        0xc5 => self.be(2)?,
+                        0xc6 => self.be(4)?,
+                        _ => return None,
+                    } as usize;
+                    once(&mut body, self.take(n)?.to_vec())?
+                }
+                "key" => once(&mut key, self.opt_str()?)?,
+                "tags" => once(&mut tags, self.opt_str()?)?,
+                "properties" => {
+                    let n = self.array_len()?;
+                    let mut v = Vec::with_capacity(n.min(self.b.len()));
+                    for _ in 0..n {
+                        if self.array_len()? != 2 {
+                            return None;
+                        }
+                        v.push((self.str()?.to_owned(), self.str()?.to_owned()));
+                    }
+                    once(&mut props, v)?
+                }
+                _ => self.skip()?,
+            }
+        }
+        // Every field of a message has a default (`#[serde(default)]`).
+        Some(OutMessage {
+            row: row.unwrap_or_default(),
+            body: body.unwrap_or_default(),
+            key: key.unwrap_or_default(),
+            tags: tags.unwrap_or_default(),
+            properties: props.unwrap_or_default(),
+        })
+    }
+}
+
+/// Reads a format call's result as the SDK writes it (`batch_writer::write_format_result`); `None`
+/// when the bytes are in another shape (the caller then decodes with serde).
+pub fn read_format_result(bytes: &[u8]) -> Option<GuestResult<FormatOutput>> {
+    let mut r = Reader { b: bytes, i: 0 };
+    if r.map_len()? != 1 {
+        return None;
+    }
+    let result = match r.str()? {
+        "Ok" => {
+            let mut messages = None;
+            for _ in 0..r.map_len()? {
+                match r.str()? {
+                    "messages" => {
+                        let n = r.array_len()?;
+                        let mut v = Vec::with_capacity(n.min(bytes.len()));
+                        for _ in 0..n {
+                            v.push(r.message()?);
+                        }
+                        once(&mut messages, v)?;
+                    }
+                    _ => r.skip()?,
+                }
+            }
+            GuestResult::Ok(FormatOutput {
+                messages: messages?,
+            })
+        }
+        "Err" => GuestResult::Err(r.str()?.to_owned()),
+        _ => return None,
+    };
+    (r.i == bytes.len()).then_some(result)
+}
+
 /// Reads a batch encoded by the host; `None` when the bytes are not exactly in that shape (the
 /// caller then decodes with serde, which accepts every valid form and names errors).
 pub fn read_batch(bytes: &[u8]) -> Option<FormatBatch> {
@@ -570,6 +653,22 @@ pub(crate) mod tests {
                     rmp_serde::from_slice::<FormatBatch>(&damaged).ok(),
                     Some(fast)
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn reads_results_as_serde_does() {
+        for r in crate::batch_writer::tests::results() {
+            let bytes = rmp_serde::to_vec_named(&r).unwrap();
+            assert_eq!(read_format_result(&bytes), Some(r.clone()));
+            for damaged in damaged(&bytes, 300) {
+                if let Some(fast) = read_format_result(&damaged) {
+                    assert_eq!(
+                        rmp_serde::from_slice::<GuestResult<FormatOutput>>(&damaged).ok(),
+                        Some(fast)
+                    );
+                }
             }
         }
     }

@@ -4,7 +4,7 @@
 //!
 //! Invariant: the output equals `abi::encode`'s (tested), so any decoder of the ABI reads it.
 
-use crate::abi::FormatBatch;
+use crate::abi::{FormatBatch, FormatOutput, GuestResult};
 use crate::change::{ChangeMeta, RowChange};
 use crate::value::{
     TAG_DATE, TAG_DATETIME, TAG_DECIMAL, TAG_JSON, TAG_TIME, TAG_TIMESTAMP, TAG_UINT, TAG_YEAR,
@@ -245,8 +245,52 @@ pub fn write_batch(batch: &FormatBatch, out: &mut Vec<u8>) -> Result<(), rmp_ser
     Ok(())
 }
 
+fn opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => str(out, s),
+        None => out.push(0xc0),
+    }
+}
+
+/// Appends a format call's result, exactly as `rmp_serde::encode::write_named` would encode it
+/// (`{"Ok": {"messages": [...]}}` or `{"Err": "..."}`); the guest's side of the host's
+/// `abi::decode_format_result`.
+pub fn write_format_result(result: &GuestResult<FormatOutput>, out: &mut Vec<u8>) {
+    map(out, 1);
+    match result {
+        GuestResult::Ok(o) => {
+            str(out, "Ok");
+            map(out, 1);
+            str(out, "messages");
+            array(out, o.messages.len());
+            for m in &o.messages {
+                map(out, 5);
+                str(out, "row");
+                uint(out, u64::from(m.row));
+                str(out, "body");
+                bin(out, &m.body);
+                str(out, "key");
+                opt_str(out, m.key.as_deref());
+                str(out, "tags");
+                opt_str(out, m.tags.as_deref());
+                str(out, "properties");
+                array(out, m.properties.len());
+                for (k, v) in &m.properties {
+                    array(out, 2);
+                    str(out, k);
+                    str(out, v);
+                }
+            }
+        }
+        GuestResult::Err(e) => {
+            str(out, "Err");
+            str(out, e);
+        }
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::abi::{ABI_VERSION, FormatOptions, encode};
     use crate::change::ChangeKind;
@@ -364,5 +408,38 @@ mod tests {
         let mut ours = Vec::new();
         write_batch(&batch, &mut ours).unwrap();
         assert_eq!(ours, encode(&batch).unwrap());
+    }
+
+    pub(crate) fn results() -> Vec<GuestResult<FormatOutput>> {
+        let message = |row: u32, body: usize, props: usize| crate::abi::OutMessage {
+            row,
+            body: (0..body).map(|i| i as u8).collect(),
+            key: row.is_multiple_of(2).then(|| format!("k{row}")),
+            tags: row.is_multiple_of(3).then(|| "标签".repeat(row as usize % 20)),
+            properties: (0..props)
+                .map(|i| (format!("p{i}"), "v".repeat(i * 3)))
+                .collect(),
+        };
+        vec![
+            GuestResult::Ok(FormatOutput {
+                messages: vec![
+                    message(0, 0, 0),
+                    message(3, 300, 2),
+                    message(200, 70_000, 20),
+                    message(70_000, 17, 1),
+                ],
+            }),
+            GuestResult::Ok(FormatOutput::default()),
+            GuestResult::Err("bad row 7: 中文".into()),
+        ]
+    }
+
+    #[test]
+    fn writes_results_as_serde_does() {
+        for r in results() {
+            let mut ours = Vec::new();
+            write_format_result(&r, &mut ours);
+            assert_eq!(ours, rmp_serde::to_vec_named(&r).unwrap());
+        }
     }
 }

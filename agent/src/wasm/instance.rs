@@ -199,6 +199,9 @@ pub struct ModuleInstance {
     input: Vec<u8>,
 }
 
+/// Decodes a call's result from the module's memory.
+type Read<T> = fn(&[u8]) -> Result<GuestResult<T>, rmp_serde::decode::Error>;
+
 struct Live {
     store: Store<GuestState>,
     memory: Memory,
@@ -268,13 +271,13 @@ impl ModuleInstance {
 
     /// Formats one batch. On any error the instance is discarded and rebuilt on the next call.
     pub fn format(&mut self, batch: &FormatBatch) -> Result<FormatOutput, WasmError> {
-        let out: FormatOutput = self.invoke(batch)?;
+        let out = self.invoke(batch, obsync_sdk::abi::decode_format_result)?;
         self.check_output(batch, out)
     }
 
     /// Filters one batch: returns one decision per row, checked against the batch.
     pub fn filter(&mut self, batch: &FormatBatch) -> Result<FilterOutput, WasmError> {
-        let out: FilterOutput = self.invoke(batch)?;
+        let out: FilterOutput = self.invoke(batch, |b| decode(b))?;
         let bad = |message: String| WasmError::Output {
             module: self.module.name().to_string(),
             message,
@@ -312,10 +315,7 @@ impl ModuleInstance {
         Ok(out)
     }
 
-    fn invoke<T: serde::de::DeserializeOwned>(
-        &mut self,
-        batch: &FormatBatch,
-    ) -> Result<T, WasmError> {
+    fn invoke<T>(&mut self, batch: &FormatBatch, read: Read<T>) -> Result<T, WasmError> {
         let mut input = std::mem::take(&mut self.input);
         input.clear();
         obsync_sdk::abi::encode_batch_into(batch, &mut input).map_err(|e| WasmError::Output {
@@ -326,7 +326,7 @@ impl ModuleInstance {
             Some(l) => l,
             None => self.start()?,
         };
-        let (live, result) = self.call(live, &input);
+        let (live, result) = self.call(live, &input, read);
         // Keep the buffer unless one huge batch made it large.
         if input.capacity() <= 16 << 20 {
             self.input = input;
@@ -367,11 +367,7 @@ impl ModuleInstance {
 
     /// One call: the batch into guest memory, the entry point, the result decoded straight
     /// from guest memory (no copy of it first), the result buffer freed.
-    fn call<T: serde::de::DeserializeOwned>(
-        &self,
-        mut live: Live,
-        input: &[u8],
-    ) -> (Live, Result<T, WasmError>) {
+    fn call<T>(&self, mut live: Live, input: &[u8], read: Read<T>) -> (Live, Result<T, WasmError>) {
         let name = self.module.name().to_string();
         let trap = |e: wasmtime::Error| WasmError::Trap {
             module: name.clone(),
@@ -403,7 +399,7 @@ impl ModuleInstance {
                     module: name.clone(),
                     message: format!("returned an out-of-bounds result {out_ptr}+{out_len}"),
                 })?;
-            let decoded = match decode::<GuestResult<T>>(bytes) {
+            let decoded = match read(bytes) {
                 Ok(GuestResult::Ok(out)) => Ok(out),
                 Ok(GuestResult::Err(message)) => Err(WasmError::Output {
                     module: name.clone(),
