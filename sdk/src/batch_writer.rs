@@ -415,7 +415,9 @@ pub(crate) mod tests {
             row,
             body: (0..body).map(|i| i as u8).collect(),
             key: row.is_multiple_of(2).then(|| format!("k{row}")),
-            tags: row.is_multiple_of(3).then(|| "标签".repeat(row as usize % 20)),
+            tags: row
+                .is_multiple_of(3)
+                .then(|| "标签".repeat(row as usize % 20)),
             properties: (0..props)
                 .map(|i| (format!("p{i}"), "v".repeat(i * 3)))
                 .collect(),

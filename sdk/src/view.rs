@@ -366,7 +366,12 @@ impl RowBatch<'_> {
 
     /// Renders every row, in order, into one message each.
     pub fn format_each<F: RowFormatter>(&self, f: &mut F) -> Result<FormatOutput, String> {
-        let mut messages = Vec::with_capacity(self.len());
+        // A row takes at least one byte, so a damaged row count cannot reserve more than that.
+        let capacity = match &self.rows {
+            Rows::Owned(rows) => rows.len(),
+            Rows::Packed { bytes, count, .. } => (*count).min(bytes.len()),
+        };
+        let mut messages = Vec::with_capacity(capacity);
         let mut emit = |i: usize, table: u32, body: &mut dyn FnMut(&TableSchema) -> _| {
             let schema = self
                 .schemas
@@ -471,6 +476,17 @@ mod tests {
             format_input(&rmp_serde::to_vec(&b).unwrap(), dump),
             Ok(owned)
         );
+    }
+
+    #[test]
+    fn a_huge_row_count_is_an_error_not_an_allocation() {
+        let b = crate::batch_reader::tests::batch();
+        let mut bytes = encode(&b).unwrap();
+        // `rows` is the last field: its array header is where the rows begin.
+        let rows = bytes.windows(5).position(|w| w == b"\xa4rows").unwrap() + 5;
+        assert_eq!(bytes[rows], 0x93, "three rows, fixarray");
+        bytes.splice(rows..rows + 1, [0xdd, 0xff, 0xff, 0xff, 0xf0]);
+        assert!(format_input(&bytes, dump).is_err());
     }
 
     #[test]
