@@ -20,7 +20,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$OBSYNC_ROOT"
 ensure_toolchain
 
-scripts/services.sh start
+scripts/services.sh start mariadb namesrv broker
+ensure_java_client
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 if [ "${BENCH_E2E:-1}" = 1 ] || [ "${BENCH_LATENCY:-1}" = 1 ]; then
   cargo build --release --quiet -p obsync -p obsync-tests --bins

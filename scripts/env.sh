@@ -23,18 +23,85 @@ export OBSYNC_MYSQL2_PORT="${OBSYNC_MYSQL2_PORT:-13307}"
 # seekdb (OceanBase-kernel SQL server, no binlog; scripts/seekdb.sh): TCP relay to its socket.
 export OBSYNC_SEEKDB_PORT="${OBSYNC_SEEKDB_PORT:-12881}"
 
-# Private RocketMQ name server and broker (Rust implementation, pinned).
-export OBSYNC_ROCKETMQ_VERSION="${OBSYNC_ROCKETMQ_VERSION:-1.0.0}"
+# Private Apache RocketMQ name server and brokers (the Java broker users run, pinned; from Maven
+# Central). OBSYNC_ROCKETMQ_VERSION=4.9.8 runs the same scripts and tests on the 4.9 generation.
+export OBSYNC_ROCKETMQ_VERSION="${OBSYNC_ROCKETMQ_VERSION:-5.3.3}"
 export OBSYNC_NAMESRV_PORT="${OBSYNC_NAMESRV_PORT:-19876}"
 export OBSYNC_BROKER_PORT="${OBSYNC_BROKER_PORT:-20911}"        # fast port = this - 2, HA = this + 1
-export OBSYNC_BROKER_HEALTH_PORT="${OBSYNC_BROKER_HEALTH_PORT:-20958}"
+# The 4.9 generation (many OMS-era clusters): scripts/test.sh runs the broker-facing tests on it
+# too, with its own name server and brokers on these ports (4.9.8 is not on Maven Central).
+export OBSYNC_ROCKETMQ_V4="${OBSYNC_ROCKETMQ_V4:-4.9.7}"
+export OBSYNC_V4_NAMESRV_PORT="${OBSYNC_V4_NAMESRV_PORT:-19976}"
+export OBSYNC_V4_BROKER_PORT="${OBSYNC_V4_BROKER_PORT:-21011}"
+export OBSYNC_V4_ACL_BROKER_PORT="${OBSYNC_V4_ACL_BROKER_PORT:-21021}"
+export OBSYNC_V4_SYNC_BROKER_PORT="${OBSYNC_V4_SYNC_BROKER_PORT:-21031}"
 # A second broker with ACL on (one super user), for the tests of ACL keys.
 export OBSYNC_ACL_BROKER_PORT="${OBSYNC_ACL_BROKER_PORT:-20921}"
-export OBSYNC_ACL_BROKER_HEALTH_PORT="${OBSYNC_ACL_BROKER_HEALTH_PORT:-20968}"
+# A broker that answers every send with a status other than SEND_OK (SYNC_MASTER, no replica).
+export OBSYNC_SYNC_BROKER_PORT="${OBSYNC_SYNC_BROKER_PORT:-20931}"
 export OBSYNC_ACL_ACCESS_KEY="${OBSYNC_ACL_ACCESS_KEY:-obsync_ak}"
 export OBSYNC_ACL_SECRET_KEY="${OBSYNC_ACL_SECRET_KEY:-obsync_sk}"
 export OBSYNC_NAMESRV_ADDR="127.0.0.1:$OBSYNC_NAMESRV_PORT"
 export OBSYNC_BROKER_ADDR="127.0.0.1:$OBSYNC_BROKER_PORT"
+
+# Maven's local repository for everything obsync resolves (RocketMQ, the Java test client).
+export OBSYNC_MAVEN_REPO="${OBSYNC_MAVEN_REPO:-$OBSYNC_CACHE_DIR/m2}"
+# The Java test client (tests/java): RocketMQ's own Java client as a user's consumer.
+# Its client version is its own (pom.xml, 5.x): it reads 4.9 brokers as well.
+export OBSYNC_JAVA_CLIENT_DIR="$OBSYNC_ROOT/tests/java/target"
+
+# Makes sure Java 17+ and Maven are there (Debian's packages when they are not).
+ensure_java() {
+  command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1 && return 0
+  echo "[env] installing openjdk-17-jdk-headless and maven (apt-get)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null
+}
+
+# resolve_maven_jars DIR VERSION GROUP:ARTIFACT...: copies the artifacts at VERSION and all their
+# runtime dependencies into DIR with Maven (from Maven Central, cached in OBSYNC_MAVEN_REPO).
+resolve_maven_jars() {
+  local dir=$1 version=$2; shift 2
+  local work deps="" a
+  work="$(mktemp -d)"
+  for a in "$@"; do
+    deps+="<dependency><groupId>${a%%:*}</groupId><artifactId>${a##*:}</artifactId><version>$version</version></dependency>"
+  done
+  cat >"$work/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+<groupId>io.obsync</groupId><artifactId>resolve</artifactId><version>1</version>
+<dependencies>$deps</dependencies></project>
+POM
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  (cd "$work" && mvn -q -B -Dmaven.repo.local="$OBSYNC_MAVEN_REPO" \
+      org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$dir") >"$work/mvn.log" 2>&1 \
+    || { tail -30 "$work/mvn.log" >&2; rm -rf "$work"; echo "[env] error: resolving $* $version with Maven failed" >&2; return 1; }
+  rm -rf "$work"
+  touch "$dir/.complete"
+}
+
+# Builds the Java test client (tests/java) when its sources changed since the last build.
+ensure_java_client() {
+  ensure_java
+  local stamp="$OBSYNC_JAVA_CLIENT_DIR/.built" src
+  src="$(cd "$OBSYNC_ROOT/tests/java" && find pom.xml src -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+  [[ -f "$stamp" && "$(cat "$stamp")" == "$src" ]] && return 0
+  echo "[env] building the Java test client (tests/java: Apache RocketMQ's Java client) with Maven" >&2
+  (cd "$OBSYNC_ROOT/tests/java" && mvn -q -B -Dmaven.repo.local="$OBSYNC_MAVEN_REPO" clean package) >&2
+  echo "$src" >"$stamp"
+}
+
+# java_client ARGS...: runs the Java test client (tests/java/.../Main.java lists its commands).
+java_client() {
+  local home="$OBSYNC_SERVICES_DIR/java-client"
+  mkdir -p "$home"
+  java -Xmx256m -XX:TieredStopAtLevel=1 -Duser.home="$home" \
+    -Dlogback.statusListenerClass=org.apache.rocketmq.logging.ch.qos.logback.core.status.NopStatusListener \
+    -cp "$OBSYNC_JAVA_CLIENT_DIR/obsync-java-client.jar:$OBSYNC_JAVA_CLIENT_DIR/lib/*" io.obsync.testclient.Main "$@"
+}
 
 # Makes sure the pinned toolchain has the wasm32 target (rustup installs targets listed in
 # rust-toolchain.toml with a new toolchain, but not always into one that is already installed).

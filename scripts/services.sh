@@ -2,8 +2,10 @@
 # Installs (when missing) and runs obsync's private test services on 127.0.0.1:
 #   - MariaDB with a ROW binlog, FULL row image and metadata, GTIDs and a replication user;
 #   - a second MariaDB with a STATEMENT binlog (mariadb2), for the precheck's failure tests;
-#   - a RocketMQ name server and broker (the Rust implementation, pinned, built once and cached).
-# Usage: scripts/services.sh start|stop|status [mariadb|mariadb2|namesrv|broker|aclbroker]...
+#   - seekdb (scripts/seekdb.sh), an OceanBase-kernel SQL server for the catalog tests;
+#   - an Apache RocketMQ name server, broker and ACL broker (Java, pinned, from Maven Central).
+# Usage: scripts/services.sh start|stop|status [mariadb|mariadb2|seekdb|namesrv|broker|aclbroker]...
+#        scripts/services.sh mqadmin ARGS...   (Apache RocketMQ's admin tool, for creating topics)
 # Idempotent: starting a running service does nothing; stop uses the recorded PIDs only, so
 # services this script did not start (a system MariaDB on 3306, ...) are never touched.
 set -euo pipefail
@@ -12,7 +14,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 DIR="$OBSYNC_SERVICES_DIR"
 MDB="$DIR/mariadb"
 MDB2="$DIR/mariadb2"
-RMQ="$DIR/rocketmq"
+# One directory per RocketMQ version (stores, logs, PIDs): a 4.9 broker does not read what 5.x
+# wrote, and both can run at once on different ports (scripts/test.sh does).
+RMQ="$DIR/rocketmq-$OBSYNC_ROCKETMQ_VERSION"
 RMQ_BIN="$OBSYNC_CACHE_DIR/rocketmq/$OBSYNC_ROCKETMQ_VERSION/bin"
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -130,119 +134,164 @@ binlog_row_metadata=MINIMAL"
 stop_mariadb2() { stop_pid mariadb2 "$MDB2/mariadbd.pid"; }
 stop_mariadb() { stop_pid mariadb "$MDB/mariadbd.pid"; }
 
-# ---------------------------------------------------------------- RocketMQ
+# ---------------------------------------------------------------- RocketMQ (Apache, Java)
+# The broker users run: Apache RocketMQ's name server, broker and tools, resolved from Maven
+# Central with their dependencies into the cache (one directory of jars per version, nothing else
+# downloaded), run with small heaps on 127.0.0.1 ports of their own.
+RMQ_LIB="$OBSYNC_CACHE_DIR/rocketmq-java/$OBSYNC_ROCKETMQ_VERSION/lib"
+rmq_v4() { [[ "$OBSYNC_ROCKETMQ_VERSION" == 4.* ]]; }
+
+# RocketMQ 4.9 reads its logging setup from $ROCKETMQ_HOME/conf/logback_{namesrv,broker,tools}.xml.
+write_v4_logging() {
+  local n
+  mkdir -p "$RMQ/conf"
+  for n in namesrv broker tools; do
+    cat >"$RMQ/conf/logback_$n.xml" <<XML
+<configuration>
+  <appender name="FILE" class="ch.qos.logback.core.FileAppender">
+    <file>\${user.home}/logs/$n.log</file>
+    <encoder><pattern>%d{yyyy-MM-dd HH:mm:ss,SSS} %p %t - %m%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="FILE"/></root>
+</configuration>
+XML
+  done
+}
+
 install_rocketmq() {
-  if [[ -x "$RMQ_BIN/rocketmq-namesrv-rust" && -x "$RMQ_BIN/rocketmq-broker-rust" ]]; then return; fi
-  log "building rocketmq-namesrv and rocketmq-broker $OBSYNC_ROCKETMQ_VERSION (once per machine, ~10 min on 2 cores)"
-  local root="$OBSYNC_CACHE_DIR/rocketmq/$OBSYNC_ROCKETMQ_VERSION"
-  mkdir -p "$root"
-  # Built outside the workspace so its rust-toolchain.toml and target dir are not involved.
-  (cd "$OBSYNC_CACHE_DIR" && CARGO_TARGET_DIR="$OBSYNC_CACHE_DIR/rocketmq/target" \
-    cargo +1.95.0 install --quiet --locked --root "$root" \
-      "rocketmq-namesrv@$OBSYNC_ROCKETMQ_VERSION" "rocketmq-broker@$OBSYNC_ROCKETMQ_VERSION")
-  rm -rf "$OBSYNC_CACHE_DIR/rocketmq/target"
+  [[ -f "$RMQ_LIB/.complete" ]] && return 0
+  log "installing Apache RocketMQ $OBSYNC_ROCKETMQ_VERSION (name server, broker, tools) from Maven Central (once per machine, ~1 min)"
+  ensure_java
+  resolve_maven_jars "$RMQ_LIB" "$OBSYNC_ROCKETMQ_VERSION" \
+    org.apache.rocketmq:rocketmq-namesrv org.apache.rocketmq:rocketmq-broker org.apache.rocketmq:rocketmq-tools
 }
 
-write_rocketmq_config() {
-  mkdir -p "$RMQ/conf" "$RMQ/namesrv" "$RMQ/store"
-  cat >"$RMQ/conf/namesrv.toml" <<CONF
-rocketmqHome = "$RMQ"
-kvConfigPath = "$RMQ/namesrv/kvConfig.json"
-configStorePath = "$RMQ/namesrv/rocketmq-namesrv.properties"
-[runtime]
-workerThreads = 2
-CONF
+# rmq_java NAME HEAP CLASS ARGS...: runs a RocketMQ main class in the background, its logs under
+# $RMQ/NAME-logs (RocketMQ writes them below user.home), its PID in $RMQ/NAME.pid.
+rmq_java() {
+  local name=$1 heap=$2 class=$3; shift 3
+  mkdir -p "$RMQ/$name-home"
+  if rmq_v4; then write_v4_logging; fi
+  ROCKETMQ_HOME="$RMQ" nohup java -server "-Xms$heap" "-Xmx$heap" -XX:+UseG1GC -XX:MaxDirectMemorySize=256m \
+    -XX:-OmitStackTraceInFastThrow -Duser.home="$RMQ/$name-home" -Drocketmq.home.dir="$RMQ" \
+    -Dlogback.statusListenerClass=org.apache.rocketmq.logging.ch.qos.logback.core.status.NopStatusListener \
+    -cp "$RMQ_LIB/*" "$class" "$@" >"$RMQ/$name.log" 2>&1 &
+  echo $! >"$RMQ/$name.pid"
 }
 
-# write_broker_config FILE PORT STORE NAME CLUSTER COMMITLOG_BYTES HASH_SLOTS INDEX_NUM [EXTRA_BROKER_KEYS]:
-# one broker's config (an existing store keeps working only with the file sizes it was made with).
-write_broker_config() {
-  local file=$1 port=$2 store=$3 name=$4 cluster=$5 commitlog=$6 slots=$7 index=$8 extra=${9:-}
-  mkdir -p "$RMQ/conf" "$store"
-  cat >"$file" <<CONF
-[broker]
-namesrvAddr = "$OBSYNC_NAMESRV_ADDR"
-brokerIp1 = "127.0.0.1"
-listenPort = $port
-storePathRootDir = "$store"
-autoCreateTopicEnable = false
-$extra
-
-[broker.brokerServerConfig]
-bindAddress = "127.0.0.1"
-
-[broker.brokerIdentity]
-brokerName = "$name"
-brokerClusterName = "$cluster"
-brokerId = 0
-
-[broker.topicQueueConfig]
-defaultTopicQueueNums = 8
-
-[store]
-storeType = "LocalFile"
-brokerRole = "ASYNC_MASTER"
-storePathRootDir = "$store"
-haListenAddress = "127.0.0.1"
-haListenPort = $((port + 1))
-commitLogMicroBatchMaxWaitMicros = 0
-mappedFileSizeCommitLog = $commitlog
-maxHashSlotNum = $slots
-maxIndexNum = $index
-CONF
+# mqadmin ARGS...: Apache RocketMQ's own admin tool (the tools jar's MQAdminStartup), as a user runs it.
+mqadmin() {
+  install_rocketmq
+  mkdir -p "$RMQ/mqadmin-home"
+  if rmq_v4; then write_v4_logging; fi
+  ROCKETMQ_HOME="$RMQ" java -Xmx128m -Duser.home="$RMQ/mqadmin-home" -Drocketmq.home.dir="$RMQ" \
+    -Dlogback.statusListenerClass=org.apache.rocketmq.logging.ch.qos.logback.core.status.NopStatusListener \
+    -cp "$RMQ_LIB/*" org.apache.rocketmq.tools.command.MQAdminStartup "$@"
 }
+
+# broker_registered CLUSTER NAME: the name server lists broker NAME in CLUSTER.
+broker_registered() { mqadmin clusterList -n "$OBSYNC_NAMESRV_ADDR" 2>/dev/null | grep -q "^$1 .* $2 "; }
 
 start_namesrv() {
   if pid_alive "$RMQ/namesrv.pid"; then log "name server already running on $OBSYNC_NAMESRV_PORT"; return; fi
   port_free "name server" "$OBSYNC_NAMESRV_PORT"
   install_rocketmq
-  write_rocketmq_config
-  "$RMQ_BIN/rocketmq-namesrv-rust" -c "$RMQ/conf/namesrv.toml" --bindAddress 127.0.0.1 \
-    --listenPort "$OBSYNC_NAMESRV_PORT" >"$RMQ/namesrv.log" 2>&1 &
-  echo $! >"$RMQ/namesrv.pid"
-  wait_for "name server on $OBSYNC_NAMESRV_ADDR" 60 port_open "$OBSYNC_NAMESRV_PORT" || { tail -20 "$RMQ/namesrv.log" >&2; die "name server did not start"; }
+  mkdir -p "$RMQ/conf"
+  printf 'listenPort=%s\nbindAddress=127.0.0.1\n' "$OBSYNC_NAMESRV_PORT" >"$RMQ/conf/namesrv.conf"
+  log "starting the name server (Apache RocketMQ $OBSYNC_ROCKETMQ_VERSION) on $OBSYNC_NAMESRV_ADDR"
+  rmq_java namesrv 256m org.apache.rocketmq.namesrv.NamesrvStartup -c "$RMQ/conf/namesrv.conf"
+  wait_for "name server on $OBSYNC_NAMESRV_ADDR" 120 port_open "$OBSYNC_NAMESRV_PORT" || { tail -20 "$RMQ/namesrv.log" >&2; die "name server did not start"; }
 }
 
-# launch_broker LABEL ID PORT HEALTH_PORT CONF: starts one broker (pid and log named by ID) and
-# waits until its health endpoint says ready.
+# launch_broker LABEL ID PORT CLUSTER NAME STORE [EXTRA_LINES]: writes a broker config and starts
+# it; waits until the name server lists it. Commit log files of 128 MiB (not 1 GiB), ASYNC_MASTER
+# (the default role) unless EXTRA_LINES say otherwise, and
+# asynchronous flushing, as for a small test machine; topics are never created automatically.
 launch_broker() {
-  local label=$1 id=$2 port=$3 health=$4 conf=$5
+  local label=$1 id=$2 port=$3 cluster=$4 name=$5 store=$6 extra=${7:-}
   if pid_alive "$RMQ/$id.pid"; then log "$label already running on $port"; return; fi
   port_free "$label" "$port"
   install_rocketmq
-  command -v curl >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; apt-get update -qq >/dev/null; apt-get install -y -qq curl >/dev/null; }
-  ROCKETMQ_HOME="$RMQ" ROCKETMQ_HEALTH_BIND_ADDR="127.0.0.1:$health" \
-    "$RMQ_BIN/rocketmq-broker-rust" -c "$conf" >"$RMQ/$id.log" 2>&1 &
-  echo $! >"$RMQ/$id.pid"
-  wait_for "$label on 127.0.0.1:$port" 120 curl -sf "http://127.0.0.1:$health/readyz" -o /dev/null \
+  mkdir -p "$RMQ/conf" "$store"
+  cat >"$RMQ/conf/$id.conf" <<CONF
+brokerClusterName=$cluster
+brokerName=$name
+brokerId=0
+flushDiskType=ASYNC_FLUSH
+namesrvAddr=$OBSYNC_NAMESRV_ADDR
+brokerIP1=127.0.0.1
+bindAddress=127.0.0.1
+listenPort=$port
+haListenPort=$((port + 1))
+storePathRootDir=$store
+storePathCommitLog=$store/commitlog
+mappedFileSizeCommitLog=134217728
+autoCreateTopicEnable=false
+autoCreateSubscriptionGroup=true
+traceTopicEnable=true
+$extra
+CONF
+  log "starting $label (Apache RocketMQ $OBSYNC_ROCKETMQ_VERSION) on 127.0.0.1:$port"
+  rmq_java "$id" 512m org.apache.rocketmq.broker.BrokerStartup -c "$RMQ/conf/$id.conf"
+  wait_for "$label on 127.0.0.1:$port" 180 broker_registered "$cluster" "$name" \
     || { tail -20 "$RMQ/$id.log" >&2; die "$label did not start"; }
 }
 
 start_broker() {
-  write_broker_config "$RMQ/conf/broker.toml" "$OBSYNC_BROKER_PORT" "$RMQ/store" broker-a DefaultCluster \
-    134217728 500000 2000000
-  launch_broker broker broker "$OBSYNC_BROKER_PORT" "$OBSYNC_BROKER_HEALTH_PORT" "$RMQ/conf/broker.toml"
+  launch_broker broker broker "$OBSYNC_BROKER_PORT" DefaultCluster broker-a "$RMQ/store"
 }
 
 # The ACL broker: its own ports and store, authentication and authorization on, one super user
-# seeded from OBSYNC_ACL_ACCESS_KEY / OBSYNC_ACL_SECRET_KEY.
+# from OBSYNC_ACL_ACCESS_KEY / OBSYNC_ACL_SECRET_KEY. RocketMQ 5: ACL 2.0 (as documented for
+# remoting clients); 4.9: plain ACL (`aclEnable` and conf/plain_acl.yml).
 start_aclbroker() {
-  write_broker_config "$RMQ/conf/broker-acl.toml" "$OBSYNC_ACL_BROKER_PORT" "$RMQ/store-acl" broker-acl AclCluster \
-    67108864 50000 200000 \
-"authenticationEnabled = true
-authorizationEnabled = true
-authConfigPath = \"$RMQ/store-acl/auth\"
-initAuthenticationUser = \"$OBSYNC_ACL_ACCESS_KEY:$OBSYNC_ACL_SECRET_KEY\""
-  launch_broker "ACL broker" broker-acl "$OBSYNC_ACL_BROKER_PORT" "$OBSYNC_ACL_BROKER_HEALTH_PORT" "$RMQ/conf/broker-acl.toml"
+  local acl
+  if rmq_v4; then
+    mkdir -p "$RMQ/conf"
+    cat >"$RMQ/conf/plain_acl.yml" <<YML
+globalWhiteRemoteAddresses: []
+accounts:
+  - accessKey: $OBSYNC_ACL_ACCESS_KEY
+    secretKey: $OBSYNC_ACL_SECRET_KEY
+    whiteRemoteAddress:
+    admin: true
+    defaultTopicPerm: PUB|SUB
+    defaultGroupPerm: PUB|SUB
+YML
+    acl="aclEnable=true"
+  else
+    acl="authenticationEnabled=true
+authenticationProvider=org.apache.rocketmq.auth.authentication.provider.DefaultAuthenticationProvider
+authenticationMetadataProvider=org.apache.rocketmq.auth.authentication.provider.LocalAuthenticationMetadataProvider
+authorizationEnabled=true
+authorizationProvider=org.apache.rocketmq.auth.authorization.provider.DefaultAuthorizationProvider
+authorizationMetadataProvider=org.apache.rocketmq.auth.authorization.provider.LocalAuthorizationMetadataProvider
+authConfigPath=$RMQ/store-acl/auth
+initAuthenticationUser={\"username\":\"$OBSYNC_ACL_ACCESS_KEY\",\"password\":\"$OBSYNC_ACL_SECRET_KEY\"}
+innerClientAuthenticationCredentials={\"accessKey\":\"$OBSYNC_ACL_ACCESS_KEY\",\"secretKey\":\"$OBSYNC_ACL_SECRET_KEY\"}"
+  fi
+  launch_broker "ACL broker" broker-acl "$OBSYNC_ACL_BROKER_PORT" AclCluster broker-acl "$RMQ/store-acl" "$acl"
 }
+
+# A broker that never acknowledges a send as SEND_OK, set up the way users run brokers that must
+# not lose a message (SYNC_MASTER) but without the replica it waits for: RocketMQ 5 answers
+# FLUSH_SLAVE_TIMEOUT (inSyncReplicas=2, after slaveTimeout), 4.9 SLAVE_NOT_AVAILABLE; the
+# message is stored either way. Started only by the test of non-OK send statuses.
+start_syncbroker() {
+  launch_broker "sync broker" broker-sync "$OBSYNC_SYNC_BROKER_PORT" SyncCluster broker-sync "$RMQ/store-sync" \
+"brokerRole=SYNC_MASTER
+inSyncReplicas=2
+slaveTimeout=100"
+}
+stop_syncbroker() { stop_recorded "sync broker" "$RMQ/broker-sync.pid" BrokerStartup; }
 
 # seekdb: an OceanBase-kernel SQL front-end for the catalog tests (scripts/seekdb.sh).
 start_seekdb() { "$OBSYNC_ROOT/scripts/seekdb.sh" start >/dev/null; }
 stop_seekdb() { "$OBSYNC_ROOT/scripts/seekdb.sh" stop; }
 
-stop_aclbroker() { stop_pid "ACL broker" "$RMQ/broker-acl.pid"; }
-stop_namesrv() { stop_pid "name server" "$RMQ/namesrv.pid"; }
-stop_broker() { stop_pid broker "$RMQ/broker.pid"; }
+stop_aclbroker() { stop_recorded "ACL broker" "$RMQ/broker-acl.pid" BrokerStartup; }
+stop_namesrv() { stop_recorded "name server" "$RMQ/namesrv.pid" NamesrvStartup; }
+stop_broker() { stop_recorded broker "$RMQ/broker.pid" BrokerStartup; }
 
 status() {
   local s
@@ -255,7 +304,7 @@ status() {
 
 cmd="${1:-}"; shift || true
 components=("$@")
-[[ ${#components[@]} -gt 0 ]] || components=(mariadb mariadb2 seekdb namesrv broker aclbroker)
+[[ ${#components[@]} -gt 0 || "$cmd" == mqadmin ]] || components=(mariadb mariadb2 seekdb namesrv broker aclbroker)
 case "$cmd" in
   start)
     for c in "${components[@]}"; do "start_$c"; done ;;
@@ -263,5 +312,6 @@ case "$cmd" in
     # Reverse order: the brokers before the name server.
     for (( i=${#components[@]}-1; i>=0; i-- )); do "stop_${components[$i]}"; done ;;
   status) status ;;
+  mqadmin) mqadmin "${components[@]}" ;;
   *) echo "usage: $0 start|stop|status [mariadb|mariadb2|seekdb|namesrv|broker|aclbroker]..." >&2; exit 2 ;;
 esac

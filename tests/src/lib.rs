@@ -48,6 +48,11 @@ pub fn acl_broker_addr() -> String {
     format!("127.0.0.1:{}", env_or("OBSYNC_ACL_BROKER_PORT", "20921"))
 }
 
+/// The broker that never answers SEND_OK (`scripts/services.sh start syncbroker`).
+pub fn sync_broker_addr() -> String {
+    format!("127.0.0.1:{}", env_or("OBSYNC_SYNC_BROKER_PORT", "20931"))
+}
+
 /// The ACL broker's super user: access key and secret key.
 pub fn acl_keys() -> (String, String) {
     (

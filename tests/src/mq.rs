@@ -1,21 +1,16 @@
-//! RocketMQ helpers: create topics through the admin API and read whole topics back with a lite
-//! pull consumer (unique group, no offset commits).
+//! RocketMQ helpers, through Apache RocketMQ's own Java client (`tests/java`, built by
+//! `scripts/env.sh`'s `ensure_java_client`): topics are created with the admin call of
+//! `mqadmin updateTopic`, and whole topics are read back by an orderly push consumer of a new
+//! group, as a user's consumer would read them. No obsync code is on the reading side.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
-use cheetah_string::CheetahString;
-use rocketmq_client_rust::{
-    AclClientRPCHook, ClientRuntime, ClientRuntimeConfig, DefaultLitePullConsumer,
-    DefaultMQAdminExt, SessionCredentials, TelemetryHandle, TopicAdmin,
-};
-use rocketmq_model::common::config::TopicConfig;
-use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
-use rocketmq_model::common::message::message_ext::MessageExt;
-use rocketmq_runtime::{RuntimeConfig, RuntimeOwner};
+use anyhow::Context;
+use tokio::process::Command;
 
-/// One message as a test sees it.
+/// One message as the Java consumer received it.
 #[derive(Debug, Clone)]
 pub struct Received {
     /// Queue id.
@@ -30,31 +25,87 @@ pub struct Received {
     pub body: serde_json::Value,
     /// Body as text, exactly as sent.
     pub body_text: String,
-    /// User properties.
+    /// Properties as the Java client sees them (user and system ones).
     pub properties: HashMap<String, String>,
     /// Broker store time (ms).
     pub store_timestamp: i64,
+    /// The order in which the consumer received it (0, 1, ...), whatever its queue.
+    pub arrival: usize,
 }
 
-/// A RocketMQ client for tests.
+/// A handle on the Java client for tests.
+#[derive(Debug, Default)]
 pub struct Mq {
-    owner: Option<RuntimeOwner>,
-    runtime: Arc<ClientRuntime>,
+    _private: (),
+}
+
+/// The checkout's root (where `tests/java/target` is).
+fn root() -> PathBuf {
+    std::env::var_os("OBSYNC_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/..")))
+}
+
+/// A `java` command running the test client's `Main` with `args`.
+fn java_client(args: &[&str], acl: Option<(&str, &str)>) -> anyhow::Result<Command> {
+    let target = root().join("tests/java/target");
+    let jar = target.join("obsync-java-client.jar");
+    anyhow::ensure!(
+        jar.is_file(),
+        "{} is missing: build it with `source scripts/env.sh && ensure_java_client` (scripts/test.sh does)",
+        jar.display()
+    );
+    let services = std::env::var_os("OBSYNC_SERVICES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".local/share/obsync/services")
+        });
+    let home = services.join("java-client");
+    std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
+    let mut cmd = Command::new("java");
+    cmd.arg("-Xmx256m")
+        .arg("-XX:TieredStopAtLevel=1")
+        .arg(format!("-Duser.home={}", home.display()))
+        .arg("-Dlogback.statusListenerClass=org.apache.rocketmq.logging.ch.qos.logback.core.status.NopStatusListener")
+        .arg("-cp")
+        .arg(format!(
+            "{}:{}/lib/*",
+            jar.display(),
+            target.display()
+        ))
+        .arg("io.obsync.testclient.Main")
+        .args(args)
+        .env_remove("OBSYNC_JAVA_ACCESS_KEY")
+        .env_remove("OBSYNC_JAVA_SECRET_KEY")
+        .kill_on_drop(true);
+    if let Some((ak, sk)) = acl {
+        cmd.env("OBSYNC_JAVA_ACCESS_KEY", ak)
+            .env("OBSYNC_JAVA_SECRET_KEY", sk);
+    }
+    Ok(cmd)
+}
+
+/// Runs the Java client; returns its standard output, or its error output as the error.
+async fn run_java(args: &[&str], acl: Option<(&str, &str)>) -> anyhow::Result<String> {
+    let out = java_client(args, acl)?
+        .output()
+        .await
+        .context("running java (the Java test client)")?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    anyhow::ensure!(
+        out.status.success(),
+        "java client {:?} failed: {}",
+        args.first(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(stdout)
 }
 
 impl Mq {
-    /// Starts a client runtime.
+    /// A handle (the Java client runs per call).
     pub fn new() -> anyhow::Result<Self> {
-        let owner = RuntimeOwner::plan(RuntimeConfig::for_parallelism("test-rmq", 2))?.build()?;
-        let runtime = ClientRuntime::try_new(
-            owner.root_context().component("test-rmq-client"),
-            ClientRuntimeConfig::default(),
-            TelemetryHandle::noop(),
-        )?;
-        Ok(Mq {
-            owner: Some(owner),
-            runtime,
-        })
+        Ok(Mq::default())
     }
 
     /// Creates a topic with `queues` read and write queues on the private broker.
@@ -64,7 +115,7 @@ impl Mq {
     }
 
     /// Creates a topic on the broker at `broker`, signing the request with `acl` keys if given
-    /// (the ACL broker of `scripts/services.sh`).
+    /// (the ACL broker of `scripts/services.sh`); returns when the name server serves its route.
     pub async fn create_topic_on(
         &self,
         broker: &str,
@@ -72,117 +123,107 @@ impl Mq {
         queues: u32,
         acl: Option<(&str, &str)>,
     ) -> anyhow::Result<()> {
-        let mut admin = match acl {
-            Some((ak, sk)) => DefaultMQAdminExt::with_rpc_hook(
-                self.runtime.clone(),
-                Arc::new(AclClientRPCHook::new(SessionCredentials::with_keys(ak, sk))),
-            ),
-            None => DefaultMQAdminExt::new(self.runtime.clone()),
-        };
-        admin.set_namesrv_addr(crate::name_server());
-        admin.start().await?;
-        let result = TopicAdmin::create_and_update_topic_config(
-            &admin,
-            CheetahString::from(broker),
-            TopicConfig::with_queues(topic, queues, queues),
-        )
-        .await;
-        // Wait until the name server serves the route.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut visible = false;
-        while result.is_ok() && Instant::now() < deadline {
-            if let Ok(Some(route)) =
-                TopicAdmin::examine_topic_route_info(&admin, CheetahString::from(topic)).await
-                && !route.queue_datas.is_empty()
-            {
-                visible = true;
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-        admin.shutdown().await;
-        result?;
-        anyhow::ensure!(
-            visible,
-            "topic {topic} not visible on the name server after creation"
-        );
-        Ok(())
+        self.create_topic_with(broker, topic, queues, &[], acl)
+            .await
     }
 
-    /// Reads every message of a topic from the beginning until `want` arrived or `timeout`
-    /// passed, then keeps polling briefly to catch extras (duplicates). Sorted by (queue, offset).
+    /// Creates a topic with topic attributes (`+message.type=FIFO`: an ordered topic of 5.x).
+    pub async fn create_topic_with(
+        &self,
+        broker: &str,
+        topic: &str,
+        queues: u32,
+        attributes: &[&str],
+        acl: Option<(&str, &str)>,
+    ) -> anyhow::Result<()> {
+        let ns = crate::name_server();
+        let queues = queues.to_string();
+        let mut args = vec!["create-topic", ns.as_str(), broker, topic, queues.as_str()];
+        args.extend_from_slice(attributes);
+        run_java(&args, acl).await.map(drop)
+    }
+
+    /// Reads every message of a topic from the beginning until `want` arrived and every message
+    /// the broker stores for it then was received (extras and duplicates are seen), or `timeout`
+    /// passed. Sorted by (queue, offset); `arrival` keeps the order of receipt.
     pub async fn read_topic(
         &self,
         topic: &str,
         want: usize,
         timeout: Duration,
     ) -> anyhow::Result<Vec<Received>> {
-        let consumer = DefaultLitePullConsumer::builder(self.runtime.clone())
-            .consumer_group(crate::unique("reader"))
-            .name_server_addr(crate::name_server())
-            .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
-            .auto_commit(false)
-            .pull_batch_size(256)
-            .poll_timeout_millis(500)
-            .broker_suspend_max_time_millis(500)
-            .consumer_timeout_millis_when_suspend(2_000)
-            .consumer_pull_timeout_millis(3_000)
-            .build()?;
-        consumer.start().await?;
-        let result = async {
-            let queues = consumer.fetch_message_queues(topic).await?;
-            consumer.assign(queues.clone()).await?;
-            for q in &queues {
-                consumer.seek_to_begin(q).await?;
-            }
-            let deadline = Instant::now() + timeout;
-            let mut out: Vec<MessageExt> = Vec::new();
-            while out.len() < want && Instant::now() < deadline {
-                out.extend(consumer.poll_with_timeout(200).await);
-            }
-            // One more short poll so duplicates beyond `want` are seen too.
-            out.extend(consumer.poll_with_timeout(300).await);
-            anyhow::Ok(out)
-        }
-        .await;
-        consumer.shutdown().await;
-        let mut received: Vec<Received> = result?
-            .iter()
-            .map(to_received)
-            .collect::<anyhow::Result<_>>()?;
+        self.read_topic_with(topic, want, timeout, None).await
+    }
+
+    /// [`Mq::read_topic`] with ACL keys (a topic on the ACL broker).
+    pub async fn read_topic_with(
+        &self,
+        topic: &str,
+        want: usize,
+        timeout: Duration,
+        acl: Option<(&str, &str)>,
+    ) -> anyhow::Result<Vec<Received>> {
+        let ns = crate::name_server();
+        let want_s = want.to_string();
+        let millis = timeout.as_millis().to_string();
+        let out = run_java(&["consume", &ns, topic, &want_s, &millis], acl).await?;
+        let mut received = out
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(i, l)| parse_line(i, l))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         received.sort_by_key(|m| (m.queue, m.offset));
-        received.dedup_by_key(|m| (m.queue, m.offset));
         Ok(received)
     }
 
-    /// Stops the client runtime.
-    pub async fn shutdown(mut self) {
-        let _ = self.runtime.shutdown().await;
-        if let Some(owner) = self.owner.take() {
-            owner.shutdown_tasks().await;
-            owner.shutdown_background();
-        }
+    /// The queue index the Java client's `SelectMessageQueueByHash` picks for each key among
+    /// `queues` queues.
+    pub async fn java_hash_queues(&self, queues: u32, keys: &[&str]) -> anyhow::Result<Vec<u32>> {
+        let n = queues.to_string();
+        let mut args = vec!["select-queue", n.as_str()];
+        args.extend_from_slice(keys);
+        let out = run_java(&args, None).await?;
+        out.lines()
+            .map(|l| l.trim().parse::<u32>().context("select-queue output"))
+            .collect()
     }
+
+    /// Nothing to stop (kept so tests read the same as with a long-lived client).
+    pub async fn shutdown(self) {}
 }
 
-fn to_received(m: &MessageExt) -> anyhow::Result<Received> {
-    let body = m.body().map(|b| b.to_vec()).unwrap_or_default();
-    let body_text = String::from_utf8_lossy(&body).into_owned();
-    let body: serde_json::Value = serde_json::from_slice(&body)
+/// One consumer line: `{"queue","offset","keys","tags","properties","store_timestamp","body"}`.
+fn parse_line(arrival: usize, line: &str) -> anyhow::Result<Received> {
+    let v: serde_json::Value =
+        serde_json::from_str(line).with_context(|| format!("java client line: {line}"))?;
+    let body_text = v["body"].as_str().unwrap_or_default().to_string();
+    let body: serde_json::Value = serde_json::from_str(&body_text)
         .map_err(|e| anyhow::anyhow!("message body is not JSON ({e}): {body_text}"))?;
-    let properties = m
-        .properties()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let properties = v["properties"]
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Received {
-        queue: m.queue_id(),
-        offset: m.queue_offset(),
-        keys: m.keys().unwrap_or_default(),
-        tags: m.get_tags().map(|t| t.to_string()),
+        queue: v["queue"].as_i64().unwrap_or(-1) as i32,
+        offset: v["offset"].as_i64().unwrap_or(-1),
+        keys: v["keys"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|k| k.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        tags: v["tags"].as_str().map(str::to_string),
         body,
         body_text,
         properties,
-        store_timestamp: m.store_timestamp(),
+        store_timestamp: v["store_timestamp"].as_i64().unwrap_or(0),
+        arrival,
     })
 }

@@ -224,6 +224,18 @@ async fn each_key_keeps_commit_order_on_one_queue_and_keys_spread() -> anyhow::R
         assert_eq!(seen, expect, "key {key} out of order");
     }
     assert!(queues.len() >= 4, "40 keys used only queues {queues:?}");
+    // Each key is on the queue the Java client's SelectMessageQueueByHash picks for it.
+    let names: Vec<String> = (0..keys).map(|k| k.to_string()).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let java = f.mq.java_hash_queues(8, &refs).await?;
+    for (key, expect) in names.iter().zip(&java) {
+        let got = groups.get(key).map(|l| l[0].queue);
+        assert_eq!(
+            got,
+            Some(*expect as i32),
+            "key {key}: queue differs from Java's"
+        );
+    }
     f.mq.shutdown().await;
     Ok(())
 }
