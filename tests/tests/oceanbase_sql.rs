@@ -30,6 +30,7 @@ fn source_options() -> SourceOptions {
         server_id: unique_server_id(),
         connect_timeout: std::time::Duration::from_secs(10),
         heartbeat: std::time::Duration::from_secs(1),
+        owner: "oceanbase_sql".into(),
     }
 }
 

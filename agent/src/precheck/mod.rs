@@ -11,7 +11,7 @@ use crate::checkpoint::Position;
 use crate::config::LoadedProject;
 use crate::route::WHOLE_DATABASE;
 use crate::sink::RocketMqSink;
-use crate::source::{SourceOptions, binlog_files, position_at};
+use crate::source::{SourceOptions, binlog_files, own_streams, position_at};
 use crate::wasm::{WasmEngine, load_spec};
 
 /// The outcome of one check.
@@ -203,7 +203,8 @@ async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
             format!("GRANT {} ON *.* TO the user", missing.join(", ")),
         )
     });
-    out.push(server_id_check(&mut conn, p.config.source.server_id).await);
+    let addr = SourceOptions::from_config(&p.config.source).addr();
+    out.push(server_id_check(&mut conn, &addr, &p.config.name, p.config.source.server_id).await);
     for (i, o) in p.config.objects.iter().enumerate() {
         let name = format!("objects[{i}] `{}`.`{}`", o.database, o.table);
         if o.table == WHOLE_DATABASE {
@@ -416,7 +417,13 @@ pub async fn server_id_recheck(p: &LoadedProject) -> Check {
     let opts = SourceOptions::from_config(&p.config.source);
     match opts.connect().await {
         Ok(mut conn) => {
-            let c = server_id_check(&mut conn, p.config.source.server_id).await;
+            let c = server_id_check(
+                &mut conn,
+                &opts.addr(),
+                &p.config.name,
+                p.config.source.server_id,
+            )
+            .await;
             let _ = conn.disconnect().await;
             c
         }
@@ -430,8 +437,16 @@ pub async fn server_id_recheck(p: &LoadedProject) -> Check {
 }
 
 /// The replica server id must differ from the source's own and from every replica registered
-/// with it (a second stream with the same id makes the server drop the first).
-async fn server_id_check(conn: &mut mysql_async::Conn, id: u32) -> Check {
+/// with it (a second stream with the same id makes the server drop the first). A registration
+/// that is this project's own earlier stream in this agent (just closed, or left by a failed run;
+/// see [`crate::source::own_streams`]) is not another replica: that stream is ended and the list
+/// read again. The check runs before the project streams, so no current stream of it is hit.
+async fn server_id_check(
+    conn: &mut mysql_async::Conn,
+    addr: &str,
+    project: &str,
+    id: u32,
+) -> Check {
     let name = "source.server_id";
     let own: Option<u32> = conn.query_first("SELECT @@server_id").await.ok().flatten();
     if own == Some(id) {
@@ -442,32 +457,36 @@ async fn server_id_check(conn: &mut mysql_async::Conn, id: u32) -> Check {
             "choose another source.server_id",
         );
     }
-    // Columns: Server_id, Host, Port, Master_id (MariaDB and MySQL 5.7 add more after them).
-    let hosts: Result<Vec<mysql_async::Row>, _> = conn.query("SHOW SLAVE HOSTS").await;
-    match hosts {
-        Ok(rows) => {
-            let taken = rows.iter().find_map(|r| {
-                let sid = r.get_opt::<u32, _>(0).and_then(Result::ok);
-                let host = r.get_opt::<String, _>(1).and_then(Result::ok);
-                (sid == Some(id)).then(|| host.unwrap_or_default())
-            });
-            match taken {
-                Some(host) => check(
-                    name,
-                    Outcome::Fail,
-                    format!(
-                        "{id} is in use by another replica ({host:?}); the server would drop one of the two streams"
-                    ),
-                    "give every replica (and every obsync project on this source) its own source.server_id",
-                ),
-                None => check(
-                    name,
-                    Outcome::Pass,
-                    format!("{id} is not used by another replica"),
-                    "",
-                ),
+    let mut hosts = registered_as(conn, id).await;
+    if matches!(hosts, Ok(Some(_))) && !own_streams::of(addr, id, project).is_empty() {
+        own_streams::end(conn, addr, id, project).await;
+        // A killed dump thread leaves the list as it exits: read it again until it did.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            hosts = registered_as(conn, id).await;
+            if !matches!(hosts, Ok(Some(_))) || tokio::time::Instant::now() >= deadline {
+                break;
             }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+    }
+    match hosts {
+        Ok(taken) => match taken {
+            Some(host) => check(
+                name,
+                Outcome::Fail,
+                format!(
+                    "{id} is in use by another replica ({host:?}); the server would drop one of the two streams"
+                ),
+                "give every replica (and every obsync project on this source) its own source.server_id",
+            ),
+            None => check(
+                name,
+                Outcome::Pass,
+                format!("{id} is not used by another replica"),
+                "",
+            ),
+        },
         Err(e) => check(
             name,
             Outcome::Warn,
@@ -475,6 +494,20 @@ async fn server_id_check(conn: &mut mysql_async::Conn, id: u32) -> Check {
             "make sure no other replica uses this source.server_id",
         ),
     }
+}
+
+/// The host of the replica registered on the source with server id `id`, if any.
+async fn registered_as(
+    conn: &mut mysql_async::Conn,
+    id: u32,
+) -> Result<Option<String>, mysql_async::Error> {
+    // Columns: Server_id, Host, Port, Master_id (MariaDB and MySQL 5.7 add more after them).
+    let rows: Vec<mysql_async::Row> = conn.query("SHOW SLAVE HOSTS").await?;
+    Ok(rows.iter().find_map(|r| {
+        let sid = r.get_opt::<u32, _>(0).and_then(Result::ok);
+        let host = r.get_opt::<String, _>(1).and_then(Result::ok);
+        (sid == Some(id)).then(|| host.unwrap_or_default())
+    }))
 }
 
 async fn target_checks(p: &LoadedProject, runtime: Arc<ClientRuntime>, out: &mut Vec<Check>) {

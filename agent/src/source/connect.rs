@@ -56,6 +56,9 @@ pub struct SourceOptions {
     pub connect_timeout: Duration,
     /// Heartbeat period asked from the server.
     pub heartbeat: Duration,
+    /// Whose streams these are (the project's name): a stream is only ever taken for "our own"
+    /// (see `own_streams`) by the same owner.
+    pub owner: String,
 }
 
 impl SourceOptions {
@@ -69,6 +72,7 @@ impl SourceOptions {
             server_id: c.server_id,
             connect_timeout: Duration::from_millis(c.connect_timeout_ms),
             heartbeat: Duration::from_millis(c.heartbeat_ms),
+            owner: String::new(),
         }
     }
 

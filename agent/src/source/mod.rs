@@ -13,6 +13,7 @@ mod event_decoder;
 mod events;
 pub mod json_diff;
 mod mariadb_compression;
+pub mod own_streams;
 mod payload;
 mod reader;
 mod seek;

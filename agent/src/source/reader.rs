@@ -26,6 +26,12 @@ pub struct BinlogReader {
     bytes_read: u64,
     /// The SQL connection used for catalog reads, opened on first use.
     catalog_conn: Option<mysql_async::Conn>,
+    /// An event read and not handled yet (kept across a cancelled [`BinlogReader::next`]).
+    pending: Option<Event>,
+    /// A catalog read is under way (still true after one was cancelled midway).
+    catalog_reading: bool,
+    /// The server's id of the stream's connection (recorded in [`super::own_streams`]).
+    stream_conn_id: u32,
     decoder: EventDecoder,
 }
 
@@ -101,6 +107,8 @@ impl BinlogReader {
             .await
             .map_err(setup)?;
         let file = start.file.clone();
+        let stream_conn_id = conn.id();
+        super::own_streams::record(&opts.addr(), opts.server_id, &opts.owner, stream_conn_id);
         let mut request = BinlogStreamRequest::new(opts.server_id)
             .with_filename(file.as_bytes())
             .with_pos(start.offset);
@@ -158,6 +166,9 @@ impl BinlogReader {
             read_timeout,
             bytes_read: 0,
             catalog_conn: None,
+            pending: None,
+            catalog_reading: false,
+            stream_conn_id,
             decoder,
         };
         Ok((reader, start))
@@ -182,84 +193,108 @@ impl BinlogReader {
 
     /// Reads until the next event worth reporting. `carried(db, table)` says which tables to decode;
     /// rows of other tables are skipped without decoding.
+    ///
+    /// Cancel-safe: the project loop drops this future whenever an acknowledgement or a timer
+    /// comes first. An event read from the stream is kept in the reader until it was handled,
+    /// so one dropped while its table is being described from the catalog is handled again at
+    /// the next call (never lost); a catalog read cut off midway drops its connection.
     pub async fn next(
         &mut self,
         carried: &(dyn Fn(&str, &str) -> bool + Sync),
     ) -> Result<SourceEvent, SourceError> {
         loop {
-            if let Some(ev) = self.decoder.next_payload_event()? {
-                match self.handle_fully(&ev, carried).await? {
-                    Some(out) => return Ok(out),
-                    None => continue,
-                }
+            if self.pending.is_none() {
+                self.pending = match self.decoder.next_payload_event()? {
+                    Some(ev) => Some(ev),
+                    None => Some(self.read_event().await?),
+                };
             }
-            // mysql_common's event parser can panic on a malformed event (it unwraps a short
-            // read): that becomes a protocol error here, never a dead task.
-            let next = std::panic::AssertUnwindSafe(self.stream.next()).catch_unwind();
-            let ev = match tokio::time::timeout(self.read_timeout, next).await {
-                Ok(Err(panic)) => {
-                    let detail = panic
-                        .downcast_ref::<String>()
-                        .map(String::as_str)
-                        .or_else(|| panic.downcast_ref::<&str>().copied())
-                        .unwrap_or("unknown");
-                    return Err(SourceError::Protocol {
-                        position: self.decoder.here(),
-                        message: format!("malformed event: the event parser failed ({detail})"),
-                    });
-                }
-                Ok(Ok(next)) => Ok(next),
-                Err(elapsed) => Err(elapsed),
-            };
-            let ev = match ev {
-                Err(_) => {
-                    return Err(self.disconnected(format!(
-                        "no event or heartbeat for {:?}",
-                        self.read_timeout
-                    )));
-                }
-                Ok(None) => return Err(self.disconnected("the server closed the stream".into())),
-                Ok(Some(Err(mysql_async::Error::Server(e)))) => {
-                    return Err(SourceError::Server {
-                        addr: self.opts.addr(),
-                        message: e.to_string(),
-                    });
-                }
-                Ok(Some(Err(e))) => return Err(self.disconnected(e.to_string())),
-                Ok(Some(Ok(ev))) => ev,
-            };
-            self.bytes_read += u64::from(ev.header().event_size());
-            if let Some(out) = self.handle_fully(&ev, carried).await? {
+            if let Some(out) = self.handle_pending(carried).await? {
                 return Ok(out);
             }
         }
     }
 
-    /// Handles one event, reading the table descriptions it needs from the catalog first.
-    async fn handle_fully(
+    /// Reads the next event from the stream (cancel-safe: `StreamExt::next` loses nothing).
+    async fn read_event(&mut self) -> Result<Event, SourceError> {
+        // mysql_common's event parser can panic on a malformed event (it unwraps a short
+        // read): that becomes a protocol error here, never a dead task.
+        let next = std::panic::AssertUnwindSafe(self.stream.next()).catch_unwind();
+        let ev = match tokio::time::timeout(self.read_timeout, next).await {
+            Ok(Err(panic)) => {
+                let detail = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown");
+                return Err(SourceError::Protocol {
+                    position: self.decoder.here(),
+                    message: format!("malformed event: the event parser failed ({detail})"),
+                });
+            }
+            Ok(Ok(next)) => Ok(next),
+            Err(elapsed) => Err(elapsed),
+        };
+        match ev {
+            Err(_) => {
+                Err(self.disconnected(format!("no event or heartbeat for {:?}", self.read_timeout)))
+            }
+            Ok(None) => Err(self.disconnected("the server closed the stream".into())),
+            Ok(Some(Err(mysql_async::Error::Server(e)))) => Err(SourceError::Server {
+                addr: self.opts.addr(),
+                message: e.to_string(),
+            }),
+            Ok(Some(Err(e))) => Err(self.disconnected(e.to_string())),
+            Ok(Some(Ok(ev))) => {
+                self.bytes_read += u64::from(ev.header().event_size());
+                Ok(ev)
+            }
+        }
+    }
+
+    /// Handles the pending event, reading the table descriptions it needs from the catalog
+    /// first; the event stays pending until it was handled (or failed).
+    async fn handle_pending(
         &mut self,
-        ev: &Event,
         carried: &(dyn Fn(&str, &str) -> bool + Sync),
     ) -> Result<Option<SourceEvent>, SourceError> {
         loop {
-            let out = self.decoder.handle(ev, carried)?;
+            let Some(ev) = self.pending.as_ref() else {
+                return Ok(None);
+            };
+            let out = match self.decoder.handle(ev, carried) {
+                Ok(out) => out,
+                Err(e) => {
+                    self.pending = None;
+                    return Err(e);
+                }
+            };
             match self.decoder.take_wanted_catalog() {
                 // The event needs a table description first: read it, then handle it again.
                 Some(key) => self.read_catalog(key).await?,
-                None => return Ok(out),
+                None => {
+                    self.pending = None;
+                    return Ok(out);
+                }
             }
         }
     }
 
     /// Reads a table's description from `information_schema` into the cache.
     async fn read_catalog(&mut self, key: (String, String)) -> Result<(), SourceError> {
+        if self.catalog_reading {
+            // The last read was cut off midway: its connection may hold half a result.
+            self.catalog_conn = None;
+        }
         if self.catalog_conn.is_none() {
             self.catalog_conn = Some(self.opts.connect().await?);
         }
         let Some(conn) = self.catalog_conn.as_mut() else {
             return Ok(());
         };
+        self.catalog_reading = true;
         let read = table_schema(conn, &key.0, &key.1).await;
+        self.catalog_reading = false;
         let table = match read {
             Ok(Some(t)) => t,
             Ok(None) => {
@@ -279,10 +314,23 @@ impl BinlogReader {
         self.decoder.described(key, table)
     }
 
-    /// Closes the stream politely.
+    /// Closes the stream and makes the source forget it at once: the server notices a closed
+    /// replica only when a write to it fails, so its dump thread is killed from the catalog
+    /// connection (a new project with the same server id must not find it registered).
     pub async fn close(self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.stream.close()).await;
-        if let Some(conn) = self.catalog_conn {
+        let (addr, server_id, id) = (self.opts.addr(), self.opts.server_id, self.stream_conn_id);
+        let owner = self.opts.owner.clone();
+        let conn = match self.catalog_conn {
+            Some(c) => Ok(c),
+            None => tokio::time::timeout(self.opts.connect_timeout, self.opts.connect())
+                .await
+                .map_err(|_| ())
+                .and_then(|r| r.map_err(|_| ())),
+        };
+        if let Ok(mut conn) = conn {
+            let end = super::own_streams::end_one(&mut conn, &addr, server_id, &owner, id);
+            let _ = tokio::time::timeout(Duration::from_secs(2), end).await;
             let _ = tokio::time::timeout(Duration::from_secs(2), conn.disconnect()).await;
         }
     }

@@ -85,7 +85,8 @@ impl ProjectRunner {
             field: field.to_string(),
             message,
         };
-        let source = SourceOptions::from_config(&config.source);
+        let mut source = SourceOptions::from_config(&config.source);
+        source.owner = config.name.clone();
         let mut conn = source
             .connect()
             .await
@@ -280,6 +281,22 @@ impl ProjectRunner {
         let databases = self.router.databases();
         let (mut reader, start) =
             BinlogReader::start(self.source.clone(), saved, schemas, &databases).await?;
+        // Closed on every way out, errors included: a stream left open stays registered on the
+        // source and keeps the next start of this project from using its server id.
+        let result = self.pump(&mut reader, start, resumed, stop).await;
+        reader.close().await;
+        result
+    }
+
+    /// Streams from an open reader until `stop` or an error.
+    async fn pump(
+        &mut self,
+        reader: &mut BinlogReader,
+        start: Position,
+        resumed: bool,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), ProjectError> {
+        let name = self.config.name.clone();
         if !resumed {
             // Remember "now" at once, so a restart before the first commit does not skip rows.
             self.store.store(&name, &start)?;
@@ -396,7 +413,6 @@ impl ProjectRunner {
         }
         pipeline.drain().await?;
         self.advance(&mut pipeline)?;
-        reader.close().await;
         Ok(())
     }
 
