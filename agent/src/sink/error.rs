@@ -45,6 +45,19 @@ pub enum SinkError {
         /// The cause.
         detail: String,
     },
+    /// The broker answered with a status other than SEND_OK: the batch is not known to be stored
+    /// as durably as the broker promises (flush or replica timed out, no replica). Sent again.
+    #[error(
+        "the broker answered {status} for a batch to topic {topic:?} queue {queue} (not SEND_OK: not acknowledged, sent again from the checkpoint)"
+    )]
+    NotDurable {
+        /// The topic.
+        topic: String,
+        /// The queue id.
+        queue: i32,
+        /// The broker's send status.
+        status: String,
+    },
     /// The client runtime or producer could not start.
     #[error("rocketmq client: {0}")]
     Client(String),
@@ -53,7 +66,10 @@ pub enum SinkError {
 impl SinkError {
     /// Returns true when the same send may succeed later.
     pub fn is_transient(&self) -> bool {
-        matches!(self, SinkError::Transient { .. } | SinkError::Client(_))
+        matches!(
+            self,
+            SinkError::Transient { .. } | SinkError::NotDurable { .. } | SinkError::Client(_)
+        )
     }
 
     /// Classifies a client error for a send to `topic` of `bytes` bytes.

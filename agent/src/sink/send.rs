@@ -9,6 +9,7 @@ use rocketmq_client_rust::{
 };
 use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
+use rocketmq_model::result::SendStatus;
 
 use super::error::SinkError;
 use crate::config::TargetConfig;
@@ -164,6 +165,16 @@ impl RocketMqSink {
             .send_batch_to_queue(batch, mq.clone())
             .await
             .map_err(|e| SinkError::classify(topic, bytes, &e))?;
+        // FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT and SLAVE_NOT_AVAILABLE: the broker has the batch
+        // in memory but not as durable as it is set up to promise (SYNC_FLUSH / SYNC_MASTER).
+        // Not an acknowledgement: the batch fails and the project resumes from its checkpoint.
+        if result.send_status != SendStatus::SendOk {
+            return Err(SinkError::NotDurable {
+                topic: topic.to_string(),
+                queue: mq.queue_id(),
+                status: result.send_status.to_string(),
+            });
+        }
         tracing::trace!(
             topic,
             queue = mq.queue_id(),
