@@ -49,6 +49,19 @@ pub enum SourceError {
         /// What was wrong.
         message: String,
     },
+    /// A change of a carried table was written in a shape obsync cannot carry faithfully (a
+    /// partial row image, DML logged as a statement): delivering it would send wrong rows.
+    #[error("cannot carry a change of `{database}`.`{table}` at {position}: {message}")]
+    NotCarriable {
+        /// The database.
+        database: String,
+        /// The table.
+        table: String,
+        /// `file:offset` of the event.
+        position: String,
+        /// What was written and the setting to change.
+        message: String,
+    },
     /// A table's schema could not be determined.
     #[error(transparent)]
     Schema(#[from] SchemaError),

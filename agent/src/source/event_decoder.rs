@@ -437,6 +437,23 @@ impl EventDecoder {
                         self.begin(None, event_start);
                     }
                     None
+                } else if let Some(verb) = dml_verb(sql) {
+                    // DML logged as a statement (a session with binlog_format=STATEMENT or
+                    // MIXED): its rows are not in the binlog. Part of its transaction, no commit.
+                    let default_db = q.schema().into_owned();
+                    if let Some((db, table)) = dml_target(sql, &default_db)
+                        && carried(&db, &table)
+                    {
+                        return Err(SourceError::NotCarriable {
+                            database: db,
+                            table,
+                            position: self.here(),
+                            message: format!(
+                                "a {verb} was logged as a statement, without its rows (binlog_format=STATEMENT or MIXED in the writing session); set binlog_format=ROW globally and in every session writing this table, then resume from a position after this event (or re-snapshot the table)"
+                            ),
+                        });
+                    }
+                    None
                 } else {
                     if !sql.eq_ignore_ascii_case("COMMIT") {
                         // DDL: decoded table maps may be stale now (a renamed column keeps an
@@ -544,6 +561,9 @@ impl EventDecoder {
                 ChangeKind::Delete
             }
         };
+        if !self.unnamed_columns {
+            self.refuse_partial_images(re, &table)?;
+        }
         let rows = decode_rows(re, &table)?;
         let first_index = self.txn.next_index;
         self.txn.next_index = first_index.saturating_add(rows.len() as u32);
@@ -563,6 +583,49 @@ impl EventDecoder {
             server_id,
             event_bytes,
         })))
+    }
+
+    /// A session can write MINIMAL or NOBLOB row images whatever the global setting: columns
+    /// missing from an image would be sent as NULL (and a missing key would split every UPDATE).
+    /// Such an event stops the project, naming the table, the position and the setting.
+    fn refuse_partial_images(
+        &self,
+        re: &RowsEventData<'_>,
+        table: &SourceTable,
+    ) -> Result<(), SourceError> {
+        let n = table.columns.len();
+        let name = |i: usize| table.columns[i].name.as_str();
+        let before: Vec<&str> = re
+            .columns_before_image()
+            .map(|bits| {
+                (0..n)
+                    .filter(|&i| !bits.get(i).is_some_and(|b| *b))
+                    .map(name)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let after: Vec<&str> = re
+            .columns_after_image()
+            .map(|bits| {
+                (0..n)
+                    .filter(|&i| !bits.get(i).is_some_and(|b| *b))
+                    .map(name)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (which, cols) in [("before", before), ("after", after)] {
+            if !cols.is_empty() {
+                return Err(SourceError::NotCarriable {
+                    database: table.database.clone(),
+                    table: table.table.clone(),
+                    position: self.here(),
+                    message: format!(
+                        "its {which} image lacks columns {cols:?} (written with binlog_row_image=MINIMAL or NOBLOB by a session or the server); set binlog_row_image=FULL globally and in every session writing this table, then resume from a position after this event (or re-snapshot the table)"
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn verify_checksum(&self, ev: &Event) -> Result<(), SourceError> {
@@ -585,5 +648,82 @@ impl EventDecoder {
             });
         }
         Ok(())
+    }
+}
+
+/// The DML verb a statement starts with (`INSERT`, `REPLACE`, `UPDATE`, `DELETE`, `LOAD`), if any.
+fn dml_verb(sql: &str) -> Option<&'static str> {
+    let first = sql
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .find(|w| !w.is_empty())?;
+    ["INSERT", "REPLACE", "UPDATE", "DELETE", "LOAD"]
+        .into_iter()
+        .find(|v| first.eq_ignore_ascii_case(v))
+}
+
+/// The table a single-table DML statement writes: `INSERT [modifiers] [INTO] t`, `REPLACE [INTO]
+/// t`, `UPDATE [modifiers] t`, `DELETE [modifiers] FROM t`, `LOAD DATA ... INTO TABLE t`; `t` may
+/// be `db.t` and backquoted. `None` for forms it cannot name one table of (multi-table).
+fn dml_target(sql: &str, default_db: &str) -> Option<(String, String)> {
+    const SKIP: &[&str] = &[
+        "LOW_PRIORITY",
+        "DELAYED",
+        "HIGH_PRIORITY",
+        "IGNORE",
+        "QUICK",
+        "INTO",
+        "FROM",
+        "CONCURRENT",
+        "LOCAL",
+        "DATA",
+        "XML",
+    ];
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    let verb = words.first()?;
+    let rest: &[&str] = if verb.eq_ignore_ascii_case("LOAD") {
+        // LOAD DATA ... INTO TABLE t
+        let at = words.windows(2).position(|w| {
+            w[0].eq_ignore_ascii_case("INTO") && w[1].eq_ignore_ascii_case("TABLE")
+        })?;
+        &words[at + 2..]
+    } else {
+        &words[1..]
+    };
+    let name = rest
+        .iter()
+        .find(|w| !SKIP.iter().any(|s| w.eq_ignore_ascii_case(s)))?;
+    // Cut at what follows a table name without a space: `t(a,b)`, `t,u` (multi-table: refuse).
+    let name = name.split('(').next()?;
+    if name.contains(',') || name.is_empty() {
+        return None;
+    }
+    let unquote = |s: &str| s.trim_matches('`').to_string();
+    match name.split_once("`.`").or_else(|| name.split_once('.')) {
+        Some((db, t)) => Some((unquote(db), unquote(t))),
+        None => Some((default_db.to_string(), unquote(name))),
+    }
+}
+
+#[cfg(test)]
+mod dml_tests {
+    use super::{dml_target, dml_verb};
+
+    #[test]
+    fn statement_dml_names_its_table() {
+        let t = |sql: &str| dml_target(sql, "d");
+        let dt = |db: &str, t: &str| Some((db.to_string(), t.to_string()));
+        assert_eq!(t("INSERT INTO t VALUES (1)"), dt("d", "t"));
+        assert_eq!(
+            t("insert low_priority ignore into `x`.`y`(a) values (1)"),
+            dt("x", "y")
+        );
+        assert_eq!(t("REPLACE t SET a = 1"), dt("d", "t"));
+        assert_eq!(t("UPDATE IGNORE e.t SET v = 1"), dt("e", "t"));
+        assert_eq!(t("DELETE QUICK FROM `t` WHERE id = 1"), dt("d", "t"));
+        assert_eq!(t("LOAD DATA LOCAL INFILE 'f' INTO TABLE t2"), dt("d", "t2"));
+        assert_eq!(t("UPDATE t1,t2 SET t1.a = 1"), None);
+        assert_eq!(dml_verb("  insert into t values (1)"), Some("INSERT"));
+        assert_eq!(dml_verb("CREATE TABLE t (id INT)"), None);
+        assert_eq!(dml_verb("BEGIN"), None);
     }
 }
