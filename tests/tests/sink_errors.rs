@@ -163,31 +163,47 @@ async fn wrong_acl_keys_stop_the_project_and_the_right_ones_deliver_everything()
         "INSERT INTO t VALUES (3)",
     ])
     .await?;
+    // RocketMQ 5 denies with code 16: the project stops. 4.9's plain ACL answers a send with
+    // SYSTEM_ERROR, which the client reports without the reason: the project retries (showing
+    // the code) until the keys are fixed. Either way nothing is stored or checkpointed.
+    let v4 = std::env::var("OBSYNC_ROCKETMQ_VERSION").is_ok_and(|v| v.starts_with("4."));
+    let (state, words) = if v4 {
+        (ProjectState::Retrying, "broker response code 1".to_string())
+    } else {
+        (
+            ProjectState::Failed,
+            format!("the broker denied access to topic {topic:?}"),
+        )
+    };
     agent
-        .wait_for(&name, "the failed state", WAIT, |p| {
-            p.state == ProjectState::Failed
+        .wait_for(&name, "the denial", WAIT, |p| {
+            p.state == state && p.last_error.as_deref().is_some_and(|e| e.contains(&words))
         })
         .await?;
-    let error = agent
-        .status
-        .get(&name)
-        .unwrap()
-        .last_error
-        .unwrap_or_default();
-    assert!(
-        error.contains(&format!("the broker denied access to topic {topic:?}"))
-            && error.contains("check access_key / secret_key"),
-        "{error}"
-    );
 
-    // The right keys: the project resumes from its checkpoint and the broker stores all rows.
+    // The right keys: the project resumes from its checkpoint and the broker stores every row
+    // exactly once (read back from the broker by the Java consumer, with the keys).
     std::fs::write(&file, with_keys(&sk))?;
     agent
         .wait_for(&name, "delivery with the right keys", WAIT, |p| {
             p.state == ProjectState::Running && p.streams_started >= 2 && p.messages_sent >= 3
         })
         .await?;
+    let msgs =
+        s.mq.read_topic_with(&topic, 3, WAIT, Some((&ak, &sk)))
+            .await?;
     agent.stop().await?;
+    let mut ids: Vec<i64> = msgs
+        .iter()
+        .filter_map(|m| m.body["postStruct"]["id"].as_i64())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        [1, 2, 3],
+        "what the broker holds: {} messages",
+        msgs.len()
+    );
     s.mq.shutdown().await;
     Ok(())
 }

@@ -58,6 +58,16 @@ pub enum SinkError {
         /// The broker's send status.
         status: String,
     },
+    /// A module produced a message the protocol cannot carry as meant (see `message_text`).
+    #[error("the format module's message for topic {topic:?} (row {row}) is refused: {detail}")]
+    BadMessage {
+        /// The topic.
+        topic: String,
+        /// The row's index in its batch.
+        row: u32,
+        /// What is wrong.
+        detail: String,
+    },
     /// The client runtime or producer could not start.
     #[error("rocketmq client: {0}")]
     Client(String),
@@ -81,7 +91,10 @@ impl SinkError {
                 x.response_code(),
                 x.error_message().map(|m| m.to_string()).unwrap_or_default()
             ),
-            None => e.to_string(),
+            None => match e.broker_response_code() {
+                Some(code) => format!("{e} (broker response code {code})"),
+                None => e.to_string(),
+            },
         };
         let topic = topic.to_string();
         match code.as_str() {

@@ -133,6 +133,14 @@ impl RocketMqSink {
         let mq = self.message_queue(topic, 0)?;
         match self.producer.max_offset(&mq).await {
             Ok(_) => Ok(()),
+            // RocketMQ 4.9's plain ACL refuses a key with SYSTEM_ERROR (the exception's text is
+            // not kept by the client); a read-only request fails that way for nothing else here.
+            Err(e) if e.broker_response_code() == Some(1) => Err(SinkError::Denied {
+                topic: topic.to_string(),
+                detail: format!(
+                    "{e} (SYSTEM_ERROR: how RocketMQ 4.9's plain ACL refuses a key it does not know or a wrong signature)"
+                ),
+            }),
             Err(e) => Err(SinkError::classify(topic, 0, &e)),
         }
     }

@@ -21,6 +21,7 @@ use crate::filter::RowFilter;
 use crate::metrics::{ProjectMetrics, kind_index};
 use crate::route::Router;
 use crate::schema::catalog;
+use crate::sink::message_text;
 use crate::sink::queue::queue_for_key;
 use crate::sink::{Acked, Outgoing, Pipeline, RocketMqSink, SinkError, Window};
 use crate::source::{BinlogReader, SourceEvent, SourceOptions, position_at, start_at};
@@ -554,17 +555,35 @@ impl ProjectRunner {
             };
             let queue = queue_for_key(&key, queues);
             let bytes = m.body.len();
+            // Module-set text is refused with a separator; obsync's own is made separator-free
+            // (sink/message_text.rs: nothing can inject or override a property).
+            let refused = |detail: String| {
+                ProjectError::Sink(SinkError::BadMessage {
+                    topic: route.topic.to_string(),
+                    row: m.row,
+                    detail,
+                })
+            };
+            for (what, text) in [("tag", &m.tags), ("key", &m.key)] {
+                if let Some(t) = text {
+                    message_text::check_module_text(what, t).map_err(refused)?;
+                }
+            }
+            for (k, v) in &m.properties {
+                message_text::check_module_property(k, v).map_err(refused)?;
+            }
             let mut builder = Message::builder()
                 .topic(route.topic.as_ref())
                 .tags(m.tags.as_deref().unwrap_or(&self.tag))
                 .key(m.key.clone().unwrap_or_else(|| row.meta.dedupe_key.clone()))
                 .body(m.body);
+            let own = |text: &str| message_text::separator_free(text).into_owned();
             let props = [
-                ("obsync_db".to_string(), route.database.to_string()),
-                ("obsync_table".to_string(), route.table.to_string()),
+                ("obsync_db".to_string(), own(&route.database)),
+                ("obsync_table".to_string(), own(&route.table)),
                 ("obsync_type".to_string(), row.kind.as_str().to_string()),
-                ("obsync_position".to_string(), row.meta.position.clone()),
-                ("obsync_dedupe_key".to_string(), row.meta.dedupe_key.clone()),
+                ("obsync_position".to_string(), own(&row.meta.position)),
+                ("obsync_dedupe_key".to_string(), own(&row.meta.dedupe_key)),
             ];
             let derived = route
                 .derived
