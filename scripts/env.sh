@@ -28,10 +28,9 @@ export OBSYNC_SEEKDB_PORT="${OBSYNC_SEEKDB_PORT:-12881}"
 export OBSYNC_ROCKETMQ_VERSION="${OBSYNC_ROCKETMQ_VERSION:-5.3.3}"
 export OBSYNC_NAMESRV_PORT="${OBSYNC_NAMESRV_PORT:-19876}"
 export OBSYNC_BROKER_PORT="${OBSYNC_BROKER_PORT:-20911}"        # fast port = this - 2, HA = this + 1
-# The 4.9 generation (many OMS-era clusters): scripts/test.sh runs the broker-facing tests on it
-# too, with its own name server and brokers on these ports (4.9.8 is not on Maven Central).
+# The 4.9 generation (many OMS-era clusters): scripts/test.sh runs the broker-facing tests on its
+# brokers too, on these ports (4.9.8 is not on Maven Central).
 export OBSYNC_ROCKETMQ_V4="${OBSYNC_ROCKETMQ_V4:-4.9.7}"
-export OBSYNC_V4_NAMESRV_PORT="${OBSYNC_V4_NAMESRV_PORT:-19976}"
 export OBSYNC_V4_BROKER_PORT="${OBSYNC_V4_BROKER_PORT:-21011}"
 export OBSYNC_V4_ACL_BROKER_PORT="${OBSYNC_V4_ACL_BROKER_PORT:-21021}"
 export OBSYNC_V4_SYNC_BROKER_PORT="${OBSYNC_V4_SYNC_BROKER_PORT:-21031}"

@@ -4,7 +4,7 @@
 #   - a second MariaDB with a STATEMENT binlog (mariadb2), for the precheck's failure tests;
 #   - seekdb (scripts/seekdb.sh), an OceanBase-kernel SQL server for the catalog tests;
 #   - an Apache RocketMQ name server, broker and ACL broker (Java, pinned, from Maven Central).
-# Usage: scripts/services.sh start|stop|status [mariadb|mariadb2|seekdb|namesrv|broker|aclbroker]...
+# Usage: scripts/services.sh start|stop|status [mariadb|mariadb2|seekdb|namesrv|broker|aclbroker|syncbroker]...
 #        scripts/services.sh mqadmin ARGS...   (Apache RocketMQ's admin tool, for creating topics)
 # Idempotent: starting a running service does nothing; stop uses the recorded PIDs only, so
 # services this script did not start (a system MariaDB on 3306, ...) are never touched.
@@ -140,6 +140,12 @@ stop_mariadb() { stop_pid mariadb "$MDB/mariadbd.pid"; }
 # downloaded), run with small heaps on 127.0.0.1 ports of their own.
 RMQ_LIB="$OBSYNC_CACHE_DIR/rocketmq-java/$OBSYNC_ROCKETMQ_VERSION/lib"
 rmq_v4() { [[ "$OBSYNC_ROCKETMQ_VERSION" == 4.* ]]; }
+# 4.9 brokers may register with a 5.x name server (RocketMQ upgrades name servers first; obsync's
+# client needs a 5.x one, README "Apache RocketMQ versions"): their names differ from 5.x ones.
+if rmq_v4; then RMQ_SUFFIX="-v4"; else RMQ_SUFFIX=""; fi
+# The status listener that silences logback's start-up chatter (shaded in 5.x, plain in 4.9).
+if rmq_v4; then RMQ_NOP_STATUS=ch.qos.logback.core.status.NopStatusListener
+else RMQ_NOP_STATUS=org.apache.rocketmq.logging.ch.qos.logback.core.status.NopStatusListener; fi
 
 # RocketMQ 4.9 reads its logging setup from $ROCKETMQ_HOME/conf/logback_{namesrv,broker,tools}.xml.
 write_v4_logging() {
@@ -172,9 +178,13 @@ rmq_java() {
   local name=$1 heap=$2 class=$3; shift 3
   mkdir -p "$RMQ/$name-home"
   if rmq_v4; then write_v4_logging; fi
+  # --add-opens: the store unmaps its files through java.nio internals (4.9 fails to reload an
+  # existing store on Java 17 without it).
   ROCKETMQ_HOME="$RMQ" nohup java -server "-Xms$heap" "-Xmx$heap" -XX:+UseG1GC -XX:MaxDirectMemorySize=256m \
-    -XX:-OmitStackTraceInFastThrow -Duser.home="$RMQ/$name-home" -Drocketmq.home.dir="$RMQ" \
-    -Dlogback.statusListenerClass=org.apache.rocketmq.logging.ch.qos.logback.core.status.NopStatusListener \
+    --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
+    --add-opens java.base/java.lang=ALL-UNNAMED --add-exports java.base/jdk.internal.ref=ALL-UNNAMED \
+    --add-opens java.base/jdk.internal.ref=ALL-UNNAMED -XX:-OmitStackTraceInFastThrow -Duser.home="$RMQ/$name-home" -Drocketmq.home.dir="$RMQ" \
+    -Dlogback.statusListenerClass="$RMQ_NOP_STATUS" \
     -cp "$RMQ_LIB/*" "$class" "$@" >"$RMQ/$name.log" 2>&1 &
   echo $! >"$RMQ/$name.pid"
 }
@@ -185,7 +195,7 @@ mqadmin() {
   mkdir -p "$RMQ/mqadmin-home"
   if rmq_v4; then write_v4_logging; fi
   ROCKETMQ_HOME="$RMQ" java -Xmx128m -Duser.home="$RMQ/mqadmin-home" -Drocketmq.home.dir="$RMQ" \
-    -Dlogback.statusListenerClass=org.apache.rocketmq.logging.ch.qos.logback.core.status.NopStatusListener \
+    -Dlogback.statusListenerClass="$RMQ_NOP_STATUS" \
     -cp "$RMQ_LIB/*" org.apache.rocketmq.tools.command.MQAdminStartup "$@"
 }
 
@@ -208,7 +218,7 @@ start_namesrv() {
 # (the default role) unless EXTRA_LINES say otherwise, and
 # asynchronous flushing, as for a small test machine; topics are never created automatically.
 launch_broker() {
-  local label=$1 id=$2 port=$3 cluster=$4 name=$5 store=$6 extra=${7:-}
+  local label=$1 id=$2 port=$3 cluster=$4$RMQ_SUFFIX name=$5$RMQ_SUFFIX store=$6 extra=${7:-}
   if pid_alive "$RMQ/$id.pid"; then log "$label already running on $port"; return; fi
   port_free "$label" "$port"
   install_rocketmq
@@ -313,5 +323,5 @@ case "$cmd" in
     for (( i=${#components[@]}-1; i>=0; i-- )); do "stop_${components[$i]}"; done ;;
   status) status ;;
   mqadmin) mqadmin "${components[@]}" ;;
-  *) echo "usage: $0 start|stop|status [mariadb|mariadb2|seekdb|namesrv|broker|aclbroker]..." >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status [mariadb|mariadb2|seekdb|namesrv|broker|aclbroker|syncbroker]... | mqadmin ARGS..." >&2; exit 2 ;;
 esac
