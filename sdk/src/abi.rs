@@ -143,9 +143,15 @@ pub fn encode_batch_into(
     crate::batch_writer::write_batch(batch, out)
 }
 
-/// Decodes a value encoded by [`encode`].
+/// How deep MessagePack may nest in what is decoded: the ABI's deepest value is four levels
+/// down; anything deeper is damage, refused before it can exhaust the stack.
+pub const MAX_DEPTH: usize = 32;
+
+/// Decodes a value encoded by [`encode`] (nesting limited to [`MAX_DEPTH`]).
 pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, rmp_serde::decode::Error> {
-    rmp_serde::from_slice(bytes)
+    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+    de.set_max_depth(MAX_DEPTH);
+    T::deserialize(&mut de)
 }
 
 /// Decodes a batch encoded by [`encode`]: the same result as [`decode`], read several times

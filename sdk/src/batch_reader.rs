@@ -21,6 +21,10 @@ use crate::view::{MetaRef, RowRef, ValueRef};
 use std::ops::Range;
 
 /// Fills a field once: a field seen twice makes the batch fall back to serde (which rejects it).
+/// The most items reserved ahead from a claimed length: a few bytes of input claiming billions
+/// of items reserve no more than this; longer lists grow as their items are read.
+const MAX_RESERVED: usize = 1024;
+
 fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     if slot.is_some() {
         return None;
@@ -132,40 +136,48 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// Skips one value of any kind (an unknown field's).
+    /// Skips one value of any kind (an unknown field's). Iterative, not recursive: nesting as
+    /// deep as the input is long costs no stack; a claimed length costs nothing until its items
+    /// are read, each at least one byte.
     fn skip(&mut self) -> Option<()> {
-        let m = self.byte()?;
-        let (items, bytes) = match m {
-            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (0, 0),
-            0x80..=0x8f => (2 * usize::from(m & 0x0f), 0),
-            0x90..=0x9f => (usize::from(m & 0x0f), 0),
-            0xa0..=0xbf => (0, usize::from(m & 0x1f)),
-            0xc4 | 0xd9 => (0, self.be(1)? as usize),
-            0xc5 | 0xda => (0, self.be(2)? as usize),
-            0xc6 | 0xdb => (0, self.be(4)? as usize),
-            0xc7 => (0, self.be(1)? as usize + 1),
-            0xc8 => (0, self.be(2)? as usize + 1),
-            0xc9 => (0, self.be(4)? as usize + 1),
-            0xca => (0, 4),
-            0xcb => (0, 8),
-            0xcc | 0xd0 => (0, 1),
-            0xcd | 0xd1 => (0, 2),
-            0xce | 0xd2 => (0, 4),
-            0xcf | 0xd3 => (0, 8),
-            0xd4 => (0, 2),
-            0xd5 => (0, 3),
-            0xd6 => (0, 5),
-            0xd7 => (0, 9),
-            0xd8 => (0, 17),
-            0xdc => (self.be(2)? as usize, 0),
-            0xdd => (self.be(4)? as usize, 0),
-            0xde => (2 * self.be(2)? as usize, 0),
-            0xdf => (2 * self.be(4)? as usize, 0),
-            _ => return None,
-        };
-        self.take(bytes)?;
-        for _ in 0..items {
-            self.skip()?;
+        let mut pending: u64 = 1;
+        while pending > 0 {
+            pending -= 1;
+            let m = self.byte()?;
+            let (items, bytes) = match m {
+                0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (0, 0),
+                0x80..=0x8f => (2 * u64::from(m & 0x0f), 0),
+                0x90..=0x9f => (u64::from(m & 0x0f), 0),
+                0xa0..=0xbf => (0, usize::from(m & 0x1f)),
+                0xc4 | 0xd9 => (0, self.be(1)? as usize),
+                0xc5 | 0xda => (0, self.be(2)? as usize),
+                0xc6 | 0xdb => (0, self.be(4)? as usize),
+                0xc7 => (0, self.be(1)? as usize + 1),
+                0xc8 => (0, self.be(2)? as usize + 1),
+                0xc9 => (0, self.be(4)? as usize + 1),
+                0xca => (0, 4),
+                0xcb => (0, 8),
+                0xcc | 0xd0 => (0, 1),
+                0xcd | 0xd1 => (0, 2),
+                0xce | 0xd2 => (0, 4),
+                0xcf | 0xd3 => (0, 8),
+                0xd4 => (0, 2),
+                0xd5 => (0, 3),
+                0xd6 => (0, 5),
+                0xd7 => (0, 9),
+                0xd8 => (0, 17),
+                0xdc => (self.be(2)?, 0),
+                0xdd => (self.be(4)?, 0),
+                0xde => (2 * self.be(2)?, 0),
+                0xdf => (2 * self.be(4)?, 0),
+                _ => return None,
+            };
+            self.take(bytes)?;
+            // More items claimed than bytes left: damaged, whatever follows.
+            pending = pending.checked_add(items)?;
+            if pending > (self.b.len() - self.i) as u64 {
+                return None;
+            }
         }
         Some(())
     }
@@ -262,7 +274,7 @@ impl<'a> Reader<'a> {
         }
         let n = self.array_len()?;
         let start = out.len();
-        out.reserve(n.min(self.b.len() - self.i));
+        out.reserve(n.min(MAX_RESERVED));
         for _ in 0..n {
             out.push(self.value()?);
         }
@@ -455,7 +467,7 @@ impl Reader<'_> {
                 "tags" => once(&mut tags, self.opt_str()?)?,
                 "properties" => {
                     let n = self.array_len()?;
-                    let mut v = Vec::with_capacity(n.min(self.b.len()));
+                    let mut v = Vec::with_capacity(n.min(MAX_RESERVED));
                     for _ in 0..n {
                         if self.array_len()? != 2 {
                             return None;
@@ -492,7 +504,7 @@ pub fn read_format_result(bytes: &[u8]) -> Option<GuestResult<FormatOutput>> {
                 match r.str()? {
                     "messages" => {
                         let n = r.array_len()?;
-                        let mut v = Vec::with_capacity(n.min(bytes.len()));
+                        let mut v = Vec::with_capacity(n.min(MAX_RESERVED));
                         for _ in 0..n {
                             v.push(r.message()?);
                         }
@@ -517,7 +529,7 @@ pub fn read_batch(bytes: &[u8]) -> Option<FormatBatch> {
     let h = read_header(bytes)?;
     let mut r = RowsReader::new(h.rows);
     let mut scratch = Vec::new();
-    let mut rows = Vec::with_capacity(h.count.min(h.rows.len()));
+    let mut rows = Vec::with_capacity(h.count.min(MAX_RESERVED));
     for _ in 0..h.count {
         rows.push(owned(r.next_row(&mut scratch)?));
     }

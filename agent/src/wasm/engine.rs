@@ -9,6 +9,8 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use wasmtime::{Config, Engine, Module};
 
+use super::module_cache;
+
 /// How often the epoch advances; per-call deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -91,6 +93,9 @@ impl WasmEngine {
     pub fn new(cache_dir: Option<&Path>) -> Result<Self, WasmError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // One linear memory per module: `memory_limit_mb` bounds a memory, so a module with
+        // several could take that much for each (tables are bounded in the store's limits).
+        config.wasm_multi_memory(false);
         // 32-bit memories live in a 4 GiB reservation and never move, so compiled code may keep
         // the memory base in a register across calls.
         config.memory_may_move(false);
@@ -126,15 +131,17 @@ impl WasmEngine {
                 module: "<engine>".into(),
                 message: format!("cannot start the epoch thread: {e}"),
             })?;
-        if let Some(dir) = cache_dir
-            && let Err(e) = std::fs::create_dir_all(dir)
-        {
-            tracing::warn!(dir = %dir.display(), error = %e, "module cache directory unusable; compiling in memory only");
-        }
+        let cache_dir = cache_dir.and_then(|dir| match module_cache::open_dir(dir) {
+            Ok(d) => Some(d),
+            Err(why) => {
+                tracing::warn!(dir = %dir.display(), %why, "module cache directory not used; compiling in memory only");
+                None
+            }
+        });
         Ok(WasmEngine {
             engine,
             compiled: Arc::default(),
-            cache_dir: cache_dir.map(Path::to_path_buf),
+            cache_dir,
             _ticker: ticker,
         })
     }
@@ -154,32 +161,19 @@ impl WasmEngine {
             let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
             d.join(format!("{hex}.cwasm"))
         });
-        let mut module = None;
-        if let Some(f) = file.as_ref().filter(|f| f.exists()) {
-            // SAFETY: the file was written by `Module::serialize` of this agent into its own data
-            // directory; wasmtime checks that it matches this engine's version and settings.
-            match unsafe { Module::deserialize_file(&self.engine, f) } {
-                Ok(m) => module = Some(m),
-                Err(e) => {
-                    tracing::debug!(file = %f.display(), error = %e, "stale module cache entry; recompiling")
-                }
-            }
-        }
-        let module = match module {
+        let cached = match (self.cache_dir.as_ref(), file.as_ref()) {
+            (Some(dir), Some(f)) => module_cache::load(&self.engine, dir, f),
+            _ => None,
+        };
+        let module = match cached {
             Some(m) => m,
             None => {
                 let m = Module::new(&self.engine, bytes).map_err(|e| WasmError::Compile {
                     module: name.to_string(),
                     message: format!("{e:#}"),
                 })?;
-                if let (Some(f), Ok(serialized)) = (file.as_ref(), m.serialize()) {
-                    let tmp = f.with_extension("tmp");
-                    if std::fs::write(&tmp, serialized)
-                        .and_then(|()| std::fs::rename(&tmp, f))
-                        .is_err()
-                    {
-                        let _ = std::fs::remove_file(&tmp);
-                    }
+                if let Some(f) = file.as_ref() {
+                    module_cache::store(f, &m);
                 }
                 m
             }

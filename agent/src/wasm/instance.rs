@@ -132,6 +132,9 @@ impl LoadedModule {
         let state = GuestState {
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.limits.memory_bytes)
+                .memories(1)
+                .tables(1)
+                .table_elements(MAX_TABLE_ELEMENTS)
                 .instances(1)
                 .trap_on_grow_failure(true)
                 .build(),
@@ -155,6 +158,10 @@ impl LoadedModule {
         (self.limits.call_timeout_ms / EPOCH_TICK.as_millis() as u64).max(1) + 1
     }
 }
+
+/// Function table size a module may have or grow to: far above what compiled Rust, C or Go
+/// modules use (one slot per function called indirectly), far below host memory (8 bytes each).
+const MAX_TABLE_ELEMENTS: usize = 1 << 16;
 
 fn module_export(m: &LoadedModule, name: &str) -> Option<ExternType> {
     m.pre.module().get_export(name)

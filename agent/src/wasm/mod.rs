@@ -10,6 +10,7 @@
 mod builtin;
 mod engine;
 mod instance;
+mod module_cache;
 #[cfg(test)]
 mod sandbox_tests;
 mod spec;

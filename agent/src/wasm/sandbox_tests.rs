@@ -44,8 +44,12 @@ fn batch() -> FormatBatch {
 }
 
 fn run(name: &str, wat: &str) -> Result<(), WasmError> {
+    run_limited(name, wat, limits())
+}
+
+fn run_limited(name: &str, wat: &str, limits: ModuleLimits) -> Result<(), WasmError> {
     let engine = WasmEngine::new(None)?;
-    let module = LoadedModule::load(&engine, name, wat.as_bytes(), limits())?;
+    let module = LoadedModule::load(&engine, name, wat.as_bytes(), limits)?;
     let mut instance = ModuleInstance::new(module, ModuleKind::Format)?;
     let first = instance.format(&batch()).map(|_| ());
     // A failed call leaves no broken state behind: the next call runs on a fresh instance and
@@ -128,6 +132,73 @@ fn wasi_import_is_refused_at_load() {
     );
 }
 
+/// A result `{"Ok": {"x": ...}}` (an unknown field, skipped by the reader) whose value the body
+/// writes after the 7-byte prefix at offset 100, `len` bytes long.
+fn result_with_unknown_field(fill: &str, len: u32) -> String {
+    let body = format!(
+        "(drop (memory.grow (i32.const {pages}))) {fill} \
+         (i64.or (i64.shl (i64.const 100) (i64.const 32)) (i64.const {total}))",
+        pages = len / 65536 + 2,
+        total = len + 7,
+    );
+    module(1, r#"(data (i32.const 100) "\81\a2Ok\81\a1x")"#, &body)
+}
+
+#[test]
+fn deeply_nested_output_is_an_error_not_a_stack_overflow() {
+    // 200,000 nested one-element arrays: a recursive reader overflows the host's stack (an
+    // abort of the whole agent, then a crash loop on restart).
+    let len = 200_000;
+    let fill = format!("(memory.fill (i32.const 107) (i32.const 0x91) (i32.const {len}))");
+    expect_err(
+        "nested.wasm",
+        &result_with_unknown_field(&fill, len),
+        &["malformed output"],
+    );
+}
+
+#[test]
+fn a_claimed_length_reserves_nothing_ahead() {
+    // `messages` claims 4 billion entries, followed by 512 MiB of zeros: reserving ahead in
+    // proportion to the claim or to the output's size asks for tens of GiB (an abort).
+    let len: u32 = 512 << 20;
+    let wat = module(
+        1,
+        r#"(data (i32.const 100) "\81\a2Ok\81\a8messages\dd\ff\ff\ff\ff")"#,
+        &format!(
+            "(drop (memory.grow (i32.const {pages})))
+             (i64.or (i64.shl (i64.const 100) (i64.const 32)) (i64.const {len}))",
+            pages = len / 65536 + 2
+        ),
+    );
+    let big = ModuleLimits {
+        memory_bytes: (len as usize) + (4 << 20),
+        call_timeout_ms: 2_000,
+    };
+    let err = run_limited("claims.wasm", &wat, big).expect_err("refused");
+    assert!(err.to_string().contains("malformed output"), "{err}");
+}
+
+#[test]
+fn a_second_memory_is_refused_at_load() {
+    // Each memory is bounded by `memory_limit_mb`: several would multiply the limit.
+    let wat = module(1, "(memory 1) (memory 1) (memory 1)", "(i64.const 0)");
+    let err = run("memories.wasm", &wat).expect_err("refused").to_string();
+    assert!(err.contains("memories.wasm"), "{err}");
+    assert!(err.contains("multi"), "names the feature refused: {err}");
+}
+
+#[test]
+fn a_growing_table_hits_the_limit() {
+    // Table growth is host memory too: bounded, a trap when exceeded, like memory growth.
+    let wat = module(
+        1,
+        "(table $t 1 funcref)",
+        "(loop $l (br_if $l (i32.ne (table.grow $t (ref.null func) (i32.const 4096)) (i32.const -1)))) (i64.const 0)",
+    );
+    expect_err("grow.wasm", &wat, &["call failed", "table"]);
+}
+
 #[test]
 fn missing_exports_are_refused_at_load() {
     expect_err(
@@ -178,6 +249,52 @@ fn compiled_modules_are_cached_on_disk() {
         .unwrap()
         .compile("default", bytes)
         .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_damaged_cache_entry_is_recompiled_not_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("obsync-module-damage-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bytes = builtin_format("default").unwrap();
+    WasmEngine::new(Some(&dir))
+        .unwrap()
+        .compile("default", bytes)
+        .unwrap();
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let good = std::fs::read(&file).unwrap();
+    // One byte of native code changed (wasmtime checks only the header and engine settings).
+    let mut bad = good.clone();
+    let at = bad.len() / 2;
+    bad[at] ^= 0x5a;
+    std::fs::write(&file, &bad).unwrap();
+    WasmEngine::new(Some(&dir))
+        .unwrap()
+        .compile("default", bytes)
+        .unwrap();
+    assert!(
+        std::fs::read(&file).unwrap() == good,
+        "the damaged entry must be recompiled (and rewritten), never loaded"
+    );
+    // A cache directory others may write is not used at all.
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    WasmEngine::new(Some(&dir))
+        .unwrap()
+        .compile("default", bytes)
+        .unwrap();
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "nothing cached in a shared dir"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
