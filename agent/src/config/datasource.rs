@@ -56,10 +56,18 @@ impl DataSources {
                     continue;
                 }
             };
-            let mut table: toml::Table = match text.parse() {
+            let mut table: toml::Table = match text.parse::<toml::Table>() {
                 Ok(t) => t,
                 Err(e) => {
-                    errors.push(err("", e.to_string().trim_end().to_string()));
+                    // The message and line only: toml's full text quotes the source line,
+                    // which may hold a password.
+                    let line = e.span().map(|s| super::load::line_of(&text, s.start));
+                    let message = e.message().trim_end().to_string();
+                    errors.push(ConfigError {
+                        line,
+                        message: super::redact::message_for("", &text, line, message),
+                        ..err("", String::new())
+                    });
                     continue;
                 }
             };
@@ -67,13 +75,17 @@ impl DataSources {
             match (table.remove("mysql"), table.remove("rocketmq")) {
                 (Some(toml::Value::Table(t)), None) if table.is_empty() => {
                     if let Err(e) = check::<SourceConfig>(&t) {
-                        errors.push(err(&format!("mysql.{}", e.0), e.1));
+                        let field = format!("mysql.{}", e.0);
+                        let message = super::redact::message_for(&field, "", None, e.1);
+                        errors.push(err(&field, message));
                     }
                     out.mysql.insert(name, (file.clone(), t));
                 }
                 (None, Some(toml::Value::Table(t))) if table.is_empty() => {
                     if let Err(e) = check::<TargetConfig>(&t) {
-                        errors.push(err(&format!("rocketmq.{}", e.0), e.1));
+                        let field = format!("rocketmq.{}", e.0);
+                        let message = super::redact::message_for(&field, "", None, e.1);
+                        errors.push(err(&field, message));
                     }
                     out.rocketmq.insert(name, (file.clone(), t));
                 }

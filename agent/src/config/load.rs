@@ -145,11 +145,13 @@ fn parse(
                 .map(|c| (c, uses))
                 .map_err(|e| {
                     let field = e.path().to_string();
+                    let line = locate(text, &field);
+                    let message = e.into_inner().to_string().trim_end().to_string();
                     ConfigError {
                         file: path.to_path_buf(),
-                        line: locate(text, &field),
+                        line,
+                        message: super::redact::message_for(&field, text, line, message),
                         field: if field == "." { String::new() } else { field },
-                        message: e.into_inner().to_string().trim_end().to_string(),
                     }
                 });
         }
@@ -162,11 +164,12 @@ fn parse(
             let inner = e.into_inner();
             let line =
                 locate(text, &field).or_else(|| inner.span().map(|s| line_of(text, s.start)));
+            let message = inner.message().trim_end_matches('\n').to_string();
             ConfigError {
                 file: path.to_path_buf(),
                 line,
+                message: super::redact::message_for(&field, text, line, message),
                 field: if field == "." { String::new() } else { field },
-                message: inner.message().trim_end_matches('\n').to_string(),
             }
         })
 }

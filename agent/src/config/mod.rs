@@ -11,6 +11,7 @@ mod error;
 mod import;
 mod load;
 mod project;
+mod redact;
 mod validate;
 
 pub use alerts::{AlertLevel, AlertsConfig};
