@@ -35,8 +35,10 @@ fn decode(name: &str) -> Result<Vec<SourceEvent>, String> {
     let all = |_: &str, _: &str| true;
     while let Some(ev) = reader.read(&mut input).expect("event") {
         out.extend(decoder.handle(&ev, &all).map_err(|e| e.to_string())?);
+        out.extend(std::iter::from_fn(|| decoder.next_released()));
         while let Some(inner) = decoder.next_payload_event().map_err(|e| e.to_string())? {
             out.extend(decoder.handle(&inner, &all).map_err(|e| e.to_string())?);
+            out.extend(std::iter::from_fn(|| decoder.next_released()));
         }
     }
     Ok(out)

@@ -7,7 +7,7 @@
 //! position after it; events inside a transaction payload all sit at the payload event's place,
 //! so no position ever points into a payload; rows of tables not carried are skipped undecoded.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use mysql_common::binlog::consts::BinlogChecksumAlg;
@@ -21,6 +21,7 @@ use super::events::{
 };
 use super::mariadb_compression;
 use super::payload::PayloadEvents;
+use super::savepoints::{self, Savepoints};
 use crate::checkpoint::Position;
 use crate::schema::catalog::CatalogTable;
 use crate::schema::ddl::{self, Ddl};
@@ -91,6 +92,10 @@ pub struct EventDecoder {
     want_catalog: Option<(String, String)>,
     /// The transaction payload whose inner events are being read (MySQL compression).
     payload: Option<PayloadEvents>,
+    /// The current transaction's savepoints and the rows held since the first one.
+    savepoints: Savepoints,
+    /// Events ready to hand over before the next binlog event (held rows and their commit).
+    released: VecDeque<SourceEvent>,
     /// Name columns `@1`, `@2`, … when table maps carry no names, instead of asking the
     /// catalog (tools and decoder tests on binlog files; never for delivery).
     unnamed_columns: bool,
@@ -112,6 +117,8 @@ impl EventDecoder {
             catalog_fresh: HashSet::new(),
             want_catalog: None,
             payload: None,
+            savepoints: Savepoints::default(),
+            released: VecDeque::new(),
             unnamed_columns: false,
         }
     }
@@ -149,6 +156,12 @@ impl EventDecoder {
     /// The position after the last event handled, `file:offset`.
     pub fn here(&self) -> String {
         format!("{}:{}", self.file, self.pos)
+    }
+
+    /// An event ready to hand over before the next binlog event is handled: rows held after a
+    /// savepoint, released with their commit.
+    pub fn next_released(&mut self) -> Option<SourceEvent> {
+        self.released.pop_front()
     }
 
     /// The next event inside the current transaction payload, if one is being read.
@@ -424,7 +437,12 @@ impl EventDecoder {
                     self.begin(None, event_start);
                 }
                 self.pos = u64::from(log_pos);
-                self.rows(&re, header.timestamp(), header.server_id(), event_size)?
+                match self.rows(&re, header.timestamp(), header.server_id(), event_size)? {
+                    Some(SourceEvent::Rows(chunk)) => {
+                        self.savepoints.hold(chunk).map(SourceEvent::Rows)
+                    }
+                    other => other,
+                }
             }
             Some(EventData::XidEvent(_)) => Some(self.commit(log_pos, header.timestamp())),
             Some(EventData::QueryEvent(q)) => {
@@ -435,6 +453,16 @@ impl EventDecoder {
                 } else if sql.eq_ignore_ascii_case("BEGIN") {
                     if !self.txn.active {
                         self.begin(None, event_start);
+                    }
+                    None
+                } else if let Some(statement) = savepoints::parse(sql) {
+                    // Inside the transaction: rows after a savepoint wait for the commit, and
+                    // a ROLLBACK TO logged after undone rows drops them (savepoints.rs).
+                    if self.txn.active {
+                        let dropped = self.savepoints.apply(statement);
+                        if dropped > 0 {
+                            tracing::info!(position = %self.here(), chunks = dropped, "rows undone by ROLLBACK TO SAVEPOINT dropped");
+                        }
                     }
                     None
                 } else if let Some(verb) = dml_verb(sql) {
@@ -523,6 +551,7 @@ impl EventDecoder {
             gtid,
             next_index: 0,
         };
+        self.savepoints.clear();
     }
 
     fn commit(&mut self, log_pos: u32, timestamp: u32) -> SourceEvent {
@@ -531,12 +560,21 @@ impl EventDecoder {
             self.last_gtid = txn.gtid;
         }
         self.pos = u64::from(log_pos);
-        SourceEvent::Commit(Position {
+        let commit = SourceEvent::Commit(Position {
             file: self.file.clone(),
             offset: self.pos,
             gtid: self.last_gtid.clone(),
             timestamp,
-        })
+        });
+        let held = self.savepoints.end();
+        if held.is_empty() {
+            return commit;
+        }
+        // Rows held after a savepoint committed: handed over now, then the commit.
+        self.released
+            .extend(held.into_iter().map(SourceEvent::Rows));
+        self.released.push_back(commit);
+        self.released.pop_front().unwrap_or(SourceEvent::Heartbeat)
     }
 
     fn rows(

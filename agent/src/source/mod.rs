@@ -15,7 +15,9 @@ pub mod json_diff;
 mod mariadb_compression;
 pub mod own_streams;
 mod payload;
+mod payload_copies;
 mod reader;
+mod savepoints;
 mod seek;
 pub mod start_at;
 

@@ -10,6 +10,7 @@ use mysql_common::binlog::events::Event;
 use super::connect::{Flavor, SourceOptions};
 use super::error::SourceError;
 use super::event_decoder::{EventDecoder, SourceEvent};
+use super::payload_copies::LibraryCopies;
 use super::start_at::{GtidSet, is_gtid_start, parse_gtid_set};
 use crate::checkpoint::Position;
 use crate::schema::SchemaError;
@@ -33,6 +34,8 @@ pub struct BinlogReader {
     /// The server's id of the stream's connection (recorded in [`super::own_streams`]).
     stream_conn_id: u32,
     decoder: EventDecoder,
+    /// The library's re-emitted copies of the last payload's inner events, to drop.
+    copies: LibraryCopies,
 }
 
 impl BinlogReader {
@@ -170,6 +173,7 @@ impl BinlogReader {
             catalog_reading: false,
             stream_conn_id,
             decoder,
+            copies: LibraryCopies::default(),
         };
         Ok((reader, start))
     }
@@ -203,9 +207,15 @@ impl BinlogReader {
         carried: &(dyn Fn(&str, &str) -> bool + Sync),
     ) -> Result<SourceEvent, SourceError> {
         loop {
+            if let Some(ev) = self.decoder.next_released() {
+                return Ok(ev);
+            }
             if self.pending.is_none() {
                 self.pending = match self.decoder.next_payload_event()? {
-                    Some(ev) => Some(ev),
+                    Some(ev) => {
+                        self.copies.expect(&ev);
+                        Some(ev)
+                    }
                     None => Some(self.read_event().await?),
                 };
             }
@@ -215,8 +225,20 @@ impl BinlogReader {
         }
     }
 
-    /// Reads the next event from the stream (cancel-safe: `StreamExt::next` loses nothing).
+    /// Reads the next event from the stream that is not the library's copy of an inner event
+    /// obsync already read from its payload (cancel-safe: each read is complete when skipped).
     async fn read_event(&mut self) -> Result<Event, SourceError> {
+        loop {
+            let ev = self.read_stream_event().await?;
+            if !self.copies.is_copy(&ev) {
+                self.bytes_read += u64::from(ev.header().event_size());
+                return Ok(ev);
+            }
+        }
+    }
+
+    /// Reads the next event from the stream (cancel-safe: `StreamExt::next` loses nothing).
+    async fn read_stream_event(&mut self) -> Result<Event, SourceError> {
         // mysql_common's event parser can panic on a malformed event (it unwraps a short
         // read): that becomes a protocol error here, never a dead task.
         let next = std::panic::AssertUnwindSafe(self.stream.next()).catch_unwind();
@@ -244,11 +266,15 @@ impl BinlogReader {
                 addr: self.opts.addr(),
                 message: e.to_string(),
             }),
+            // Retrying would meet the same event again, forever.
+            Ok(Some(Err(e))) if is_packet_too_large(&e) => Err(SourceError::Protocol {
+                position: self.decoder.here(),
+                message: format!(
+                    "the next event is larger than the client's max_allowed_packet (1 GiB): {e}; obsync cannot carry it: split the transaction's rows (smaller BLOB/TEXT values) or start after it"
+                ),
+            }),
             Ok(Some(Err(e))) => Err(self.disconnected(e.to_string())),
-            Ok(Some(Ok(ev))) => {
-                self.bytes_read += u64::from(ev.header().event_size());
-                Ok(ev)
-            }
+            Ok(Some(Ok(ev))) => Ok(ev),
         }
     }
 
@@ -335,3 +361,17 @@ impl BinlogReader {
         }
     }
 }
+
+/// Whether a stream error is a packet over the client's `max_allowed_packet` (the library
+/// reports it as an I/O error).
+fn is_packet_too_large(e: &mysql_async::Error) -> bool {
+    match e {
+        mysql_async::Error::Driver(mysql_async::DriverError::PacketTooLarge) => true,
+        mysql_async::Error::Io(io) => io.to_string().contains("larger than max_allowed_packet"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+#[path = "reader_replay_tests.rs"]
+mod replay_tests;
