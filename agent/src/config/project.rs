@@ -122,6 +122,15 @@ pub struct TargetConfig {
     /// Message body megabytes sent and not yet acknowledged, at most.
     #[serde(default = "default_in_flight_mb")]
     pub in_flight_mb: usize,
+    /// The largest message body sent: a bigger one stops the project with an error naming its
+    /// table and key, before it is sent. Match the broker's `maxMessageSize`.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+}
+
+/// 4 MiB: Apache RocketMQ's default `maxMessageSize` (4.x and 5.x).
+fn default_max_message_bytes() -> usize {
+    4 << 20
 }
 
 /// 4096 messages in flight: every lane busy with a batch and the next one ready (a larger window

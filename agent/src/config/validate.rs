@@ -151,6 +151,15 @@ pub fn validate(
             format!("{} is out of range 1–4096", c.target.in_flight_mb),
         );
     }
+    if !(1024..=(1 << 30)).contains(&c.target.max_message_bytes) {
+        err(
+            "target.max_message_bytes",
+            format!(
+                "{} is out of range 1024–1073741824 (the broker's maxMessageSize)",
+                c.target.max_message_bytes
+            ),
+        );
+    }
     if c.target.send_timeout_ms == 0 {
         err("target.send_timeout_ms", "must be greater than 0".into());
     }

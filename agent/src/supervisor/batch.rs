@@ -58,6 +58,8 @@ pub struct PendingBatch {
     pub rows: Vec<RowChange>,
     /// Where each row goes.
     pub routes: Vec<RowRoute>,
+    /// Binlog bytes of the row events pushed (the size of the rows' images, near enough).
+    bytes: usize,
 }
 
 /// Builds the output schema and the kept columns of a table under an object's settings.
@@ -214,6 +216,11 @@ impl PendingBatch {
         self.rows.len()
     }
 
+    /// Returns the binlog bytes of the row events pushed since the last take.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Adds the rows of a chunk routed to `target`, applying its row filter and its key-change
     /// rule. `unique_key` is the table's non-null unique key from the catalog; `utc_offset` is
     /// the project's time zone, for TIMESTAMP values in filters.
@@ -224,6 +231,7 @@ impl PendingBatch {
         unique_key: Option<&[String]>,
         utc_offset: i32,
     ) -> Result<(), RouteError> {
+        self.bytes = self.bytes.saturating_add(chunk.event_bytes as usize);
         let table: &SourceTable = &chunk.table;
         let table_key = Arc::as_ptr(&chunk.table) as usize;
         if !self.shapes.contains_key(&table_key) {

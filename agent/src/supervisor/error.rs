@@ -23,6 +23,14 @@ pub enum ProjectError {
         /// What is wrong.
         message: String,
     },
+    /// The project's task panicked (a bug in obsync: please report it with the log).
+    #[error(
+        "internal error: the project task panicked ({detail}); it restarts when its file changes or the agent restarts"
+    )]
+    Panicked {
+        /// The panic's message.
+        detail: String,
+    },
     /// The precheck found problems that stop the project.
     #[error("{}: precheck failed (fix it, or start anyway with `obsync run --skip-precheck`):{}", file.display(), Failures(.failures))]
     Precheck {

@@ -8,14 +8,19 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
 
 use rocketmq_client_rust::ClientRuntime;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::backoff::Backoff;
 use super::error::ProjectError;
 use super::project::ProjectRunner;
+use super::reachable;
 use crate::alerts::AlertRules;
 use crate::checkpoint::CheckpointStore;
 use crate::config::{DataSources, LoadedProject, ProjectConfig, load_file};
@@ -23,6 +28,7 @@ use crate::status::{ProjectState, StatusBoard};
 use crate::wasm::WasmEngine;
 
 /// What starting a project needs.
+#[derive(Clone)]
 pub struct FleetContext {
     /// The shared WebAssembly engine.
     pub engine: WasmEngine,
@@ -89,7 +95,7 @@ struct Running {
     fingerprint: [u8; 32],
     source: String,
     stop: watch::Sender<bool>,
-    task: Option<JoinHandle<Result<(), ProjectError>>>,
+    task: Option<ProjectTask>,
     paused: bool,
 }
 
@@ -125,6 +131,106 @@ fn fingerprint(p: &LoadedProject) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// The precheck (when on) and the preparation: what a project passes to run.
+async fn attempt(ctx: &FleetContext, p: &LoadedProject) -> Result<ProjectRunner, ProjectError> {
+    if ctx.precheck {
+        let failures = precheck_failures(ctx, p).await;
+        if !failures.is_empty() {
+            return Err(ProjectError::Precheck {
+                file: p.path.clone(),
+                failures,
+            });
+        }
+    }
+    ProjectRunner::prepare(
+        p.clone(),
+        &ctx.engine,
+        ctx.runtime.clone(),
+        ctx.store.clone(),
+        ctx.status.clone(),
+    )
+    .await
+}
+
+fn retrying(status: &StatusBoard, name: &str, reason: &str) {
+    status.update(name, |s| {
+        s.state = ProjectState::Retrying;
+        s.last_error = Some(format!("cannot start yet, retrying: {reason}"));
+    });
+}
+
+/// Tries to start a project whose source or broker was unreachable, with backoff, until it
+/// runs (then runs it), fails for another reason, or is stopped.
+async fn retry_start(
+    ctx: FleetContext,
+    p: LoadedProject,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), ProjectError> {
+    let name = p.config.name.clone();
+    let mut backoff = Backoff::new(START_RETRY_FIRST, START_RETRY_CAP, Duration::MAX);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(backoff.failed(Duration::ZERO)) => {}
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+        if let Some(reason) = reachable::unreachable(&p.config).await {
+            retrying(&ctx.status, &name, &reason);
+            continue;
+        }
+        match attempt(&ctx, &p).await {
+            Ok(runner) => {
+                tracing::info!(project = %name, "project reachable now; starting");
+                return runner.run(stop).await;
+            }
+            Err(e) => match reachable::unreachable(&p.config).await {
+                Some(reason) => retrying(&ctx.status, &name, &reason),
+                None => {
+                    tracing::error!(project = %name, error = %e, "project not started");
+                    ctx.status.update(&name, |s| {
+                        s.state = ProjectState::Failed;
+                        s.last_error = Some(e.to_string());
+                    });
+                    return Err(e);
+                }
+            },
+        }
+    }
+}
+
+/// Runs a project task; a panic in it shows the project `failed` with the panic's message (the
+/// agent and the other projects go on).
+fn spawn_supervised<F>(name: String, status: StatusBoard, task: F) -> ProjectTask
+where
+    F: std::future::Future<Output = Result<(), ProjectError>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        match std::panic::AssertUnwindSafe(task).catch_unwind().await {
+            Ok(result) => result,
+            Err(panic) => {
+                let detail = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("no message")
+                    .to_string();
+                let e = ProjectError::Panicked { detail };
+                tracing::error!(project = %name, error = %e, "project task panicked");
+                status.update(&name, |s| {
+                    s.state = ProjectState::Failed;
+                    s.last_error = Some(e.to_string());
+                });
+                Err(e)
+            }
+        }
+    })
+}
+
+/// First wait before another start attempt of an unreachable project, and the longest.
+const START_RETRY_FIRST: Duration = Duration::from_millis(500);
+const START_RETRY_CAP: Duration = Duration::from_secs(30);
+
+type ProjectTask = JoinHandle<Result<(), ProjectError>>;
+
 impl Fleet {
     /// Returns the number of projects with a live task.
     pub fn live(&self) -> usize {
@@ -135,7 +241,8 @@ impl Fleet {
     }
 
     /// Starts a project; a project that fails its start checks is recorded as failed (and kept,
-    /// so a later change of its file retries it).
+    /// so a later change of its file retries it), unless its source or name servers are
+    /// unreachable: then it is `retrying` (a live task that starts it once they answer).
     pub async fn start(
         &mut self,
         ctx: &FleetContext,
@@ -176,43 +283,31 @@ impl Fleet {
             s.state = ProjectState::Starting;
             s.last_error = None;
         });
-        if ctx.precheck {
-            let failures = precheck_failures(ctx, &p).await;
-            if !failures.is_empty() {
-                let e = ProjectError::Precheck {
-                    file: p.path.clone(),
-                    failures,
-                };
-                tracing::error!(project = %name, error = %e, "project not started");
-                ctx.status.update(&name, |s| {
-                    s.state = ProjectState::Failed;
-                    s.last_error = Some(e.to_string());
-                });
-                self.projects.insert(name, entry);
-                return Err(e);
-            }
-        }
-        let result = ProjectRunner::prepare(
-            p,
-            &ctx.engine,
-            ctx.runtime.clone(),
-            ctx.store.clone(),
-            ctx.status.clone(),
-        )
-        .await;
-        let outcome = match result {
+        let outcome = match attempt(ctx, &p).await {
             Ok(runner) => {
-                entry.task = Some(tokio::spawn(runner.run(stop_rx)));
+                let run = runner.run(stop_rx);
+                entry.task = Some(spawn_supervised(name.clone(), ctx.status.clone(), run));
                 Ok(())
             }
-            Err(e) => {
-                tracing::error!(project = %name, error = %e, "project not started");
-                ctx.status.update(&name, |s| {
-                    s.state = ProjectState::Failed;
-                    s.last_error = Some(e.to_string());
-                });
-                Err(e)
-            }
+            Err(e) => match reachable::unreachable(&p.config).await {
+                // Not up yet (a sidecar started before its database or broker): tried again
+                // with backoff, as a lost stream is, until it starts or its file changes.
+                Some(reason) => {
+                    tracing::warn!(project = %name, error = %e, %reason, "project cannot start yet; retrying");
+                    retrying(&ctx.status, &name, &reason);
+                    let retry = retry_start(ctx.clone(), p, stop_rx);
+                    entry.task = Some(spawn_supervised(name.clone(), ctx.status.clone(), retry));
+                    Ok(())
+                }
+                None => {
+                    tracing::error!(project = %name, error = %e, "project not started");
+                    ctx.status.update(&name, |s| {
+                        s.state = ProjectState::Failed;
+                        s.last_error = Some(e.to_string());
+                    });
+                    Err(e)
+                }
+            },
         };
         self.projects.insert(name, entry);
         outcome
@@ -351,5 +446,33 @@ impl Fleet {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicked_project_task_shows_failed_not_running() {
+        let status = StatusBoard::default();
+        status.set_state("p", ProjectState::Running);
+        let task = spawn_supervised("p".into(), status.clone(), async {
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+            Ok(())
+        });
+        let result = task.await.expect("the panic is caught inside the task");
+        assert!(
+            matches!(result, Err(ProjectError::Panicked { .. })),
+            "{result:?}"
+        );
+        let s = status.get("p").expect("status");
+        assert_eq!(s.state, ProjectState::Failed);
+        assert!(
+            s.last_error.as_deref().is_some_and(|e| e.contains("boom")),
+            "{s:?}"
+        );
     }
 }

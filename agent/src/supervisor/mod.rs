@@ -5,10 +5,12 @@
 //! error only when no project could be started or every started project failed; on shutdown every
 //! project finishes the batch it is sending, then checkpoints are flushed, then the client stops.
 
+mod backoff;
 pub mod batch;
 mod error;
 mod fleet;
 mod project;
+mod reachable;
 mod watcher;
 
 pub use error::{ProjectError, RunError};

@@ -11,6 +11,7 @@ use rocketmq_client_rust::ClientRuntime;
 use rocketmq_model::common::message::message_single::Message;
 use tokio::sync::watch;
 
+use super::backoff::Backoff;
 use super::batch::PendingBatch;
 use super::error::ProjectError;
 use crate::checkpoint::CheckpointStore;
@@ -41,6 +42,8 @@ const MAX_PENDING_COMMITS: usize = 1024;
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest wait between reconnect attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A stream that ran this long before it broke was healthy: the next wait starts short again.
+const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 
 /// What woke the streaming loop.
 enum Wake<E> {
@@ -214,8 +217,9 @@ impl ProjectRunner {
 
     /// Runs until `stop` turns true or a non-retryable error occurs.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<(), ProjectError> {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::new(Duration::from_millis(200), MAX_BACKOFF, HEALTHY_AFTER);
         let result = loop {
+            let began = tokio::time::Instant::now();
             match self.stream_once(&mut stop).await {
                 Ok(()) => break Ok(()),
                 Err(e) if e.is_retryable() => {
@@ -225,12 +229,12 @@ impl ProjectRunner {
                         s.state = ProjectState::Retrying;
                         s.last_error = Some(e.to_string());
                     });
-                    tracing::warn!(project = %self.config.name, error = %e, retry_in = ?backoff, "retrying from the checkpoint");
+                    let wait = backoff.failed(began.elapsed());
+                    tracing::warn!(project = %self.config.name, error = %e, retry_in = ?wait, "retrying from the checkpoint");
                     tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(wait) => {}
                         _ = stop.wait_for(|s| *s) => break Ok(()),
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
                 Err(e) => {
                     self.metrics.errors.fetch_add(1, Relaxed);
@@ -380,7 +384,7 @@ impl ProjectRunner {
                         .unique_key(&chunk.table.database, &chunk.table.table);
                     batch.push(chunk, target, unique_key, self.options.utc_offset_seconds)?;
                     open_txn = true;
-                    if batch.len() >= MAX_BATCH_ROWS {
+                    if batch.len() >= MAX_BATCH_ROWS || batch.bytes() >= self.max_batch_bytes() {
                         self.flush(&mut batch, &mut commits, &mut pipeline).await?;
                     }
                 }
@@ -415,6 +419,24 @@ impl ProjectRunner {
         pipeline.drain().await?;
         self.advance(&mut pipeline)?;
         Ok(())
+    }
+
+    /// The most row bytes a batch collects before it is flushed inside a transaction: an eighth
+    /// of the smallest module memory limit (the batch, the module's copy of it and its output
+    /// all live in that memory), so a bulk UPDATE of wide rows never overflows a module.
+    fn max_batch_bytes(&self) -> usize {
+        let smallest = self
+            .config
+            .options
+            .filters
+            .iter()
+            .map(|f| f.limits().memory_limit_mb)
+            .chain(std::iter::once(
+                self.config.options.format_limits.memory_limit_mb,
+            ))
+            .min()
+            .unwrap_or(256);
+        ((smallest << 20) / 8) as usize
     }
 
     /// The source failed but the broker did not: lets what is in flight land (for at most
@@ -555,6 +577,19 @@ impl ProjectRunner {
             };
             let queue = queue_for_key(&key, queues);
             let bytes = m.body.len();
+            if bytes > self.config.target.max_message_bytes {
+                return Err(ProjectError::Sink(SinkError::TooLarge {
+                    topic: route.topic.to_string(),
+                    bytes,
+                    detail: format!(
+                        "the message of `{}`.`{}` key {key:?} at {} is larger than target.max_message_bytes ({}); raise it together with the broker's maxMessageSize, or leave the column out (objects.columns)",
+                        route.database,
+                        route.table,
+                        row.meta.position,
+                        self.config.target.max_message_bytes
+                    ),
+                }));
+            }
             // Module-set text is refused with a separator; obsync's own is made separator-free
             // (sink/message_text.rs: nothing can inject or override a property).
             let refused = |detail: String| {

@@ -60,6 +60,9 @@ final class Consume {
     consumer.setConsumeMessageBatchMaxSize(256);
     consumer.setConsumeThreadMin(2);
     consumer.setConsumeThreadMax(4);
+    // Messages cached ahead per queue, in MiB (default 100): wide rows (tests/big_rows.rs) would
+    // otherwise fill the small test heap and leave the consumer collecting garbage.
+    consumer.setPullThresholdSizeForQueue(16);
     consumer.subscribe(topic, "*");
     consumer.registerMessageListener(
         (MessageListenerOrderly)
