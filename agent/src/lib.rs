@@ -14,6 +14,7 @@ pub mod config;
 pub mod filter;
 pub mod http;
 pub mod metrics;
+pub mod panic_text;
 pub mod precheck;
 pub mod route;
 pub mod schema;

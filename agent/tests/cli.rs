@@ -14,6 +14,24 @@ fn obsync(args: &[&str]) -> Output {
         .expect("run obsync")
 }
 
+/// Starts `obsync [global] run` on `dir` with its HTTP listener at `listen`, stderr piped.
+fn spawn_run(dir: &Path, data: &Path, listen: &str, global: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_obsync"))
+        .env("OBSYNC_LISTEN", listen)
+        .env("RUST_LOG", "info")
+        .args(global)
+        .args([
+            "run",
+            "--config-dir",
+            dir.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn obsync")
+}
+
 fn dir_with(name: &str, file: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("obsync-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -130,19 +148,7 @@ fn unreachable_database_is_retried_with_the_reason_shown() {
     let text = GOOD.replace("port = 13306", "port = 1");
     let dir = dir_with("unreachable", "p1.toml", &text);
     let data = dir.join("data");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_obsync"))
-        .env("OBSYNC_LISTEN", "off")
-        .args([
-            "run",
-            "--config-dir",
-            dir.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-        ])
-        .env("RUST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn obsync");
+    let mut child = spawn_run(&dir, &data, "off", &[]);
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     // The warning spans several lines (the precheck's failures, then the reason).
     let mut seen = String::new();
@@ -298,21 +304,7 @@ fn sigterm_stops_the_agent_cleanly() {
         &GOOD.replace("name = \"p1\"", "name = \"p1\"\nenabled = false"),
     );
     let data = dir.join("data");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_obsync"))
-        .env("OBSYNC_LISTEN", "127.0.0.1:0")
-        .args([
-            "--log-format",
-            "json",
-            "run",
-            "--config-dir",
-            dir.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-        ])
-        .env("RUST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn obsync");
+    let mut child = spawn_run(&dir, &data, "127.0.0.1:0", &["--log-format", "json"]);
     let child_err = child.stderr.take().unwrap();
     let mut lines = BufReader::new(child_err).lines();
     // Wait for the readiness line (JSON, as asked), then ask it to stop.

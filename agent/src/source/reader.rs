@@ -244,11 +244,7 @@ impl BinlogReader {
         let next = std::panic::AssertUnwindSafe(self.stream.next()).catch_unwind();
         let ev = match tokio::time::timeout(self.read_timeout, next).await {
             Ok(Err(panic)) => {
-                let detail = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("unknown");
+                let detail = crate::panic_text::panic_text(panic.as_ref());
                 return Err(SourceError::Protocol {
                     position: self.decoder.here(),
                     message: format!("malformed event: the event parser failed ({detail})"),

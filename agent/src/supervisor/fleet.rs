@@ -207,12 +207,7 @@ where
         match std::panic::AssertUnwindSafe(task).catch_unwind().await {
             Ok(result) => result,
             Err(panic) => {
-                let detail = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("no message")
-                    .to_string();
+                let detail = crate::panic_text::panic_text(panic.as_ref()).to_string();
                 let e = ProjectError::Panicked { detail };
                 tracing::error!(project = %name, error = %e, "project task panicked");
                 status.update(&name, |s| {

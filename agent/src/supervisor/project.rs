@@ -69,6 +69,24 @@ pub struct ProjectRunner {
     options: FormatOptions,
     tag: String,
     status: StatusBoard,
+    /// The most row bytes a batch collects before it is flushed, also inside a transaction.
+    max_batch_bytes: usize,
+}
+
+/// An eighth of the smallest module memory limit: the batch, the module's copy of it and its
+/// output all live in that memory, so a bulk UPDATE of wide rows never overflows a module.
+fn max_batch_bytes(config: &ProjectConfig) -> usize {
+    let smallest = config
+        .options
+        .filters
+        .iter()
+        .map(|f| f.limits().memory_limit_mb)
+        .chain(std::iter::once(
+            config.options.format_limits.memory_limit_mb,
+        ))
+        .min()
+        .unwrap_or(256);
+    ((smallest << 20) / 8) as usize
 }
 
 impl ProjectRunner {
@@ -199,6 +217,7 @@ impl ProjectRunner {
         let metrics = status.metrics(&config.name);
         tracing::info!(project = %config.name, file = %file.display(), ?flavor, "project prepared");
         Ok(ProjectRunner {
+            max_batch_bytes: max_batch_bytes(&config),
             file,
             config,
             source,
@@ -384,7 +403,7 @@ impl ProjectRunner {
                         .unique_key(&chunk.table.database, &chunk.table.table);
                     batch.push(chunk, target, unique_key, self.options.utc_offset_seconds)?;
                     open_txn = true;
-                    if batch.len() >= MAX_BATCH_ROWS || batch.bytes() >= self.max_batch_bytes() {
+                    if batch.len() >= MAX_BATCH_ROWS || batch.bytes() >= self.max_batch_bytes {
                         self.flush(&mut batch, &mut commits, &mut pipeline).await?;
                     }
                 }
@@ -419,24 +438,6 @@ impl ProjectRunner {
         pipeline.drain().await?;
         self.advance(&mut pipeline)?;
         Ok(())
-    }
-
-    /// The most row bytes a batch collects before it is flushed inside a transaction: an eighth
-    /// of the smallest module memory limit (the batch, the module's copy of it and its output
-    /// all live in that memory), so a bulk UPDATE of wide rows never overflows a module.
-    fn max_batch_bytes(&self) -> usize {
-        let smallest = self
-            .config
-            .options
-            .filters
-            .iter()
-            .map(|f| f.limits().memory_limit_mb)
-            .chain(std::iter::once(
-                self.config.options.format_limits.memory_limit_mb,
-            ))
-            .min()
-            .unwrap_or(256);
-        ((smallest << 20) / 8) as usize
     }
 
     /// The source failed but the broker did not: lets what is in flight land (for at most

@@ -230,38 +230,41 @@ fn builtin_default_format_runs() {
     assert!(out.messages.is_empty());
 }
 
-#[test]
-fn compiled_modules_are_cached_on_disk() {
-    let dir = std::env::temp_dir().join(format!("obsync-module-cache-{}", std::process::id()));
+/// An empty cache directory of this test process named after `tag`.
+fn empty_cache_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("obsync-module-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Compiles the built-in Default format with a new engine (as a restart does) caching in `dir`.
+fn compile_default(dir: &std::path::Path) {
     let bytes = builtin_format("default").unwrap();
-    WasmEngine::new(Some(&dir))
+    WasmEngine::new(Some(dir))
         .unwrap()
         .compile("default", bytes)
         .unwrap();
+}
+
+#[test]
+fn compiled_modules_are_cached_on_disk() {
+    let dir = empty_cache_dir("cache");
+    compile_default(&dir);
     let files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(Result::ok)
         .collect();
     assert_eq!(files.len(), 1, "one .cwasm per module");
     // A new engine (a restart) loads the cached artifact.
-    WasmEngine::new(Some(&dir))
-        .unwrap()
-        .compile("default", bytes)
-        .unwrap();
+    compile_default(&dir);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_damaged_cache_entry_is_recompiled_not_run() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("obsync-module-damage-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let bytes = builtin_format("default").unwrap();
-    WasmEngine::new(Some(&dir))
-        .unwrap()
-        .compile("default", bytes)
-        .unwrap();
+    let dir = empty_cache_dir("damage");
+    compile_default(&dir);
     let file = std::fs::read_dir(&dir)
         .unwrap()
         .next()
@@ -274,10 +277,7 @@ fn a_damaged_cache_entry_is_recompiled_not_run() {
     let at = bad.len() / 2;
     bad[at] ^= 0x5a;
     std::fs::write(&file, &bad).unwrap();
-    WasmEngine::new(Some(&dir))
-        .unwrap()
-        .compile("default", bytes)
-        .unwrap();
+    compile_default(&dir);
     assert!(
         std::fs::read(&file).unwrap() == good,
         "the damaged entry must be recompiled (and rewritten), never loaded"
@@ -286,10 +286,7 @@ fn a_damaged_cache_entry_is_recompiled_not_run() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    WasmEngine::new(Some(&dir))
-        .unwrap()
-        .compile("default", bytes)
-        .unwrap();
+    compile_default(&dir);
     assert_eq!(
         std::fs::read_dir(&dir).unwrap().count(),
         0,
