@@ -182,6 +182,20 @@ topic = "{topic}"
     )
 }
 
+/// [`project_toml`] for a table on the second MariaDB.
+pub fn project_toml_on_second(
+    name: &str,
+    database: &str,
+    table: &str,
+    topic: &str,
+    server_id: u32,
+) -> String {
+    project_toml(name, database, table, topic, server_id).replace(
+        &format!("port = {}", crate::mysql_port()),
+        &format!("port = {}", crate::mysql2_port()),
+    )
+}
+
 async fn wait_finished<T>(task: &JoinHandle<T>) {
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     while !task.is_finished() {

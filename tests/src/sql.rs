@@ -22,6 +22,20 @@ pub async fn admin_on(port: u16) -> anyhow::Result<Conn> {
     Ok(conn)
 }
 
+/// What a session on the second MariaDB (global STATEMENT format, MINIMAL row metadata) runs to
+/// write ROW events with full images, as users' writers do there.
+pub const ROW_SESSION: [&str; 2] = [
+    "SET SESSION binlog_format = 'ROW'",
+    "SET SESSION binlog_row_image = 'FULL'",
+];
+
+/// An admin connection to the second MariaDB writing ROW events ([`ROW_SESSION`]).
+pub async fn second_row_session() -> anyhow::Result<Conn> {
+    let mut conn = admin_on(crate::mysql2_port()).await?;
+    exec_all(&mut conn, &ROW_SESSION).await?;
+    Ok(conn)
+}
+
 /// Runs several statements in order.
 pub async fn exec_all(conn: &mut Conn, statements: &[&str]) -> anyhow::Result<()> {
     for s in statements {

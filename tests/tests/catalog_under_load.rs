@@ -10,9 +10,9 @@
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use obsync_tests::agent::{Agent, AgentOptions, TempDir, project_toml};
+use obsync_tests::agent::{Agent, AgentOptions, TempDir, project_toml_on_second};
 use obsync_tests::mq::Mq;
-use obsync_tests::sql::{admin_on, exec_all};
+use obsync_tests::sql::{exec_all, second_row_session};
 use obsync_tests::{init_logs, unique, unique_server_id};
 
 const ROWS: u32 = 3000;
@@ -21,15 +21,8 @@ const WAIT: Duration = Duration::from_secs(180);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_row_arrives_while_tables_are_described_under_load() -> anyhow::Result<()> {
     init_logs();
-    let port = obsync_tests::mysql2_port();
     let db = unique("busy");
-    let mut conn = admin_on(port).await?;
-    // The server's binlog is STATEMENT; these sessions write ROW events with full images.
-    let session = [
-        "SET SESSION binlog_format = 'ROW'",
-        "SET SESSION binlog_row_image = 'FULL'",
-    ];
-    exec_all(&mut conn, &session).await?;
+    let mut conn = second_row_session().await?;
     exec_all(
         &mut conn,
         &[
@@ -43,10 +36,7 @@ async fn every_row_arrives_while_tables_are_described_under_load() -> anyhow::Re
     mq.create_topic(&topic, 4).await?;
     let (config, data) = (TempDir::new("busycfg")?, TempDir::new("busydata")?);
     let name = unique("p");
-    let text = project_toml(&name, &db, "t", &topic, unique_server_id()).replace(
-        &format!("port = {}", obsync_tests::mysql_port()),
-        &format!("port = {port}"),
-    );
+    let text = project_toml_on_second(&name, &db, "t", &topic, unique_server_id());
     std::fs::write(config.path().join(format!("{name}.toml")), text)?;
     // The precheck fails this server's global STATEMENT format; the sessions write ROW.
     let options = AgentOptions {
@@ -57,8 +47,7 @@ async fn every_row_arrives_while_tables_are_described_under_load() -> anyhow::Re
     agent.wait_running(&name, Duration::from_secs(60)).await?;
 
     // A second session changes the table's character set back and forth meanwhile.
-    let mut ddl = admin_on(port).await?;
-    exec_all(&mut ddl, &session).await?;
+    let mut ddl = second_row_session().await?;
     for id in 1..=ROWS {
         conn.exec_drop(
             format!("INSERT INTO `{db}`.t VALUES (?, ?)"),

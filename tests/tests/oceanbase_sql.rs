@@ -175,7 +175,7 @@ async fn a_server_without_a_binlog_is_detected_and_refused_clearly() -> anyhow::
         .open()?
         .open_tree("schemas")?;
     // seekdb claims log_bin=ON, but has no binlog: the start position cannot be read...
-    let now = BinlogReader::start(opts.clone(), None, tree.clone(), &[]).await;
+    let now = BinlogReader::start(opts.clone(), None, tree.clone(), tree.clone(), &[]).await;
     let err = now.err().expect("no binlog position on seekdb").to_string();
     assert!(err.contains("127.0.0.1"), "{err}");
     // ...and a given position is refused by the server (COM_REGISTER_SLAVE / BINLOG_DUMP).
@@ -185,7 +185,7 @@ async fn a_server_without_a_binlog_is_detected_and_refused_clearly() -> anyhow::
         gtid: None,
         timestamp: 0,
     };
-    let err = BinlogReader::start(opts, Some(at), tree, &[])
+    let err = BinlogReader::start(opts, Some(at), tree.clone(), tree, &[])
         .await
         .err()
         .expect("seekdb cannot stream a binlog")

@@ -106,6 +106,13 @@ impl CheckpointStore {
             .map_err(|e| self.store_err(e))
     }
 
+    /// The project's prepared XA branches, waiting for their outcome.
+    pub fn xa_tree(&self, project: &str) -> Result<sled::Tree, CheckpointError> {
+        self.db
+            .open_tree(format!("xa/{project}"))
+            .map_err(|e| self.store_err(e))
+    }
+
     /// Forgets a project's position.
     pub fn remove(&self, project: &str) -> Result<(), CheckpointError> {
         self.db

@@ -207,6 +207,10 @@ pub struct CatalogTable {
     pub columns: Vec<CatalogColumn>,
     /// Indexes of the primary-key columns, in key order.
     pub primary_key: Vec<usize>,
+    /// The table's default collation id, which a character column added without its own
+    /// takes; 0 when unknown (such a change is then read from the catalog again).
+    #[serde(default)]
+    pub default_collation: u16,
 }
 
 /// Reads a table's columns and primary key; `None` when the table does not exist.
@@ -261,9 +265,20 @@ pub async fn table_schema(
         .iter()
         .filter_map(|k| columns.iter().position(|c| &c.name == k))
         .collect();
+    let default_collation: Option<u64> = conn
+        .exec_first(
+            "SELECT co.ID FROM information_schema.TABLES t \
+             JOIN information_schema.COLLATIONS co ON co.COLLATION_NAME = t.TABLE_COLLATION \
+             WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?",
+            (database, table),
+        )
+        .await?;
     Ok(Some(CatalogTable {
         columns,
         primary_key,
+        default_collation: default_collation
+            .and_then(|id| u16::try_from(id).ok())
+            .unwrap_or(0),
     }))
 }
 

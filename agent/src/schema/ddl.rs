@@ -7,7 +7,10 @@
 //! `ADD`/`DROP PRIMARY KEY`; index, constraint and table options are ignored), `RENAME TABLE`,
 //! `DROP TABLE`. Invariant: [`parse`] never guesses; a statement it cannot follow that touches a
 //! table comes back as [`Ddl::Unknown`] naming the table, so the caller re-reads it from the
-//! catalog instead of decoding with a wrong schema.
+//! catalog instead of decoding with a wrong schema. That includes a character column whose charset
+//! the statement does not give (a CREATE without a table charset takes its database's default) or
+//! names one this reader does not know; a column added or redefined by ALTER without its own takes
+//! the table's default, and [`apply`] declines when that default is unknown.
 
 use super::catalog::{CatalogColumn, CatalogTable};
 use super::table_map::BINARY_CHARSET;
@@ -223,23 +226,39 @@ impl P {
     }
 }
 
-/// Collation id of a character set's default collation (the ones the decoder tells apart).
-fn charset_id(charset: &str) -> u16 {
-    match charset.to_ascii_lowercase().as_str() {
+/// Collation id of a character set's default collation, as `information_schema.COLLATIONS`
+/// numbers it; `None` for a character set this reader does not know (the DDL is then not
+/// followed and the table is read from the catalog: a guessed charset would garble its text).
+fn charset_id(charset: &str) -> Option<u16> {
+    Some(match charset.to_ascii_lowercase().as_str() {
         "binary" => BINARY_CHARSET,
+        "big5" => 1,
+        "latin2" => 9,
         "latin1" => 8,
-        "utf8" | "utf8mb3" => 33,
         "ascii" => 11,
+        "ujis" => 12,
+        "sjis" => 13,
+        "euckr" => 19,
+        "gb2312" => 24,
         "gbk" => 28,
-        _ => 45,
-    }
+        "utf8" | "utf8mb3" => 33,
+        "ucs2" => 35,
+        "utf8mb4" => 45,
+        "cp1251" => 51,
+        "utf16" => 54,
+        "utf16le" => 56,
+        "utf32" => 60,
+        "gb18030" => 248,
+        _ => return None,
+    })
 }
 
 /// Collation id of a collation: the common ones exactly (as `information_schema.COLLATIONS`
-/// numbers them), any other as its character set's default.
-fn collation_id(collation: &str) -> u16 {
+/// numbers them), any other as its character set's default (what decoding needs), `None` when
+/// its character set is unknown.
+fn collation_id(collation: &str) -> Option<u16> {
     let c = collation.to_ascii_lowercase();
-    match c.as_str() {
+    Some(match c.as_str() {
         "binary" => BINARY_CHARSET,
         "utf8mb4_general_ci" => 45,
         "utf8mb4_bin" => 46,
@@ -254,13 +273,20 @@ fn collation_id(collation: &str) -> u16 {
         "ascii_bin" => 65,
         "gbk_chinese_ci" => 28,
         "gbk_bin" => 87,
-        _ => charset_id(c.split('_').next().unwrap_or("")),
-    }
+        _ => return charset_id(c.split('_').next().unwrap_or("")),
+    })
 }
+
+/// The collation of a character column added by `ALTER TABLE` without its own: the table's
+/// default, resolved by [`apply`] from the table's description.
+pub const TABLE_DEFAULT_COLLATION: u16 = u16::MAX;
 
 /// Parses a column definition (after its name): type, UNSIGNED, charset, collation, NULL;
 /// returns the column and whether it was declared PRIMARY KEY inline.
-fn column(p: &mut P, name: String, table_charset: u16) -> Option<(CatalogColumn, bool)> {
+///
+/// `table_charset` is the table's default collation for character columns without their own;
+/// `None` when the statement does not say (a column needing it makes the DDL not followed).
+fn column(p: &mut P, name: String, table_charset: Option<u16>) -> Option<(CatalogColumn, bool)> {
     let data_type = match p.ident()?.to_ascii_lowercase().as_str() {
         "integer" => "int".to_string(),
         "bool" | "boolean" => "tinyint".to_string(),
@@ -302,9 +328,9 @@ fn column(p: &mut P, name: String, table_charset: u16) -> Option<(CatalogColumn,
             p.eat("character");
             p.eat("set");
             p.eat("charset");
-            charset = Some(charset_id(&p.ident()?));
+            charset = Some(charset_id(&p.ident()?)?);
         } else if p.eat("collate") {
-            charset = Some(collation_id(&p.ident()?));
+            charset = Some(collation_id(&p.ident()?)?);
         } else if p.eat("not") {
             if p.eat("null") {
                 nullable = false;
@@ -358,7 +384,7 @@ fn column(p: &mut P, name: String, table_charset: u16) -> Option<(CatalogColumn,
     let collation_id = if binary_type {
         BINARY_CHARSET
     } else if string_type {
-        charset.unwrap_or(table_charset)
+        charset.or(table_charset)?
     } else if data_type == "json" {
         charset.unwrap_or(45)
     } else {
@@ -479,14 +505,15 @@ fn create(p: &mut P, name: Name, default_db: &str) -> Option<Ddl> {
         p.i += 1;
     }
     let body_end = p.i - 1;
-    let mut table_charset = 45;
+    // Without its own, a table takes its database's default, which the statement does not say.
+    let mut table_charset = None;
     while p.peek().is_some() {
         if p.eat("charset") || (p.eat("character") && p.eat("set")) {
             p.punct('=');
-            table_charset = charset_id(&p.ident()?);
+            table_charset = Some(charset_id(&p.ident()?)?);
         } else if p.eat("collate") {
             p.punct('=');
-            table_charset = collation_id(&p.ident()?);
+            table_charset = Some(collation_id(&p.ident()?)?);
         } else if p.kw("as") || p.kw("select") {
             return None;
         } else {
@@ -544,6 +571,7 @@ fn create(p: &mut P, name: Name, default_db: &str) -> Option<Ddl> {
         CatalogTable {
             columns,
             primary_key,
+            default_collation: table_charset.unwrap_or(0),
         },
     ))
 }
@@ -584,7 +612,7 @@ fn alter(p: &mut P, name: Name, default_db: &str) -> Option<Ddl> {
                 if p.punct('(') {
                     loop {
                         let col = p.ident()?;
-                        let (c, _) = column(p, col, 45)?;
+                        let (c, _) = column(p, col, Some(TABLE_DEFAULT_COLLATION))?;
                         p.skip_item();
                         changes.push(Change::Add(c, Place::Default));
                         if p.punct(')') {
@@ -596,7 +624,7 @@ fn alter(p: &mut P, name: Name, default_db: &str) -> Option<Ddl> {
                     }
                 } else {
                     let col = p.ident()?;
-                    let (c, _) = column(p, col, 45)?;
+                    let (c, _) = column(p, col, Some(TABLE_DEFAULT_COLLATION))?;
                     let at = place(p);
                     p.skip_item();
                     changes.push(Change::Add(c, at));
@@ -636,7 +664,7 @@ fn alter(p: &mut P, name: Name, default_db: &str) -> Option<Ddl> {
             }
             let old = p.ident()?;
             let new = if renames { p.ident()? } else { old.clone() };
-            let (c, _) = column(p, new, 45)?;
+            let (c, _) = column(p, new, Some(TABLE_DEFAULT_COLLATION))?;
             let at = place(p);
             p.skip_item();
             changes.push(Change::Replace(old, c, at));
@@ -699,11 +727,23 @@ pub fn apply(table: &CatalogTable, changes: &[Change]) -> Option<CatalogTable> {
             cols.insert(pos.min(cols.len()), c);
             Some(())
         };
+    // A character column defined without its own charset takes the table's default, and
+    // without a known default the change is not followed.
+    let resolved = |c: &CatalogColumn| -> Option<CatalogColumn> {
+        let mut c = c.clone();
+        if c.collation_id == TABLE_DEFAULT_COLLATION {
+            if table.default_collation == 0 {
+                return None;
+            }
+            c.collation_id = table.default_collation;
+        }
+        Some(c)
+    };
     for change in changes {
         match change {
             Change::Add(c, at) => {
                 let end = cols.len();
-                insert_at(&mut cols, c.clone(), at, end)?;
+                insert_at(&mut cols, resolved(c)?, at, end)?;
             }
             Change::Drop(n) => {
                 let i = index_of(&cols, n)?;
@@ -713,7 +753,7 @@ pub fn apply(table: &CatalogTable, changes: &[Change]) -> Option<CatalogTable> {
             Change::Replace(old, c, at) => {
                 let i = index_of(&cols, old)?;
                 cols.remove(i);
-                insert_at(&mut cols, c.clone(), at, i)?;
+                insert_at(&mut cols, resolved(c)?, at, i)?;
                 for k in &mut key {
                     if k.eq_ignore_ascii_case(old) {
                         k.clone_from(&c.name);
@@ -739,6 +779,7 @@ pub fn apply(table: &CatalogTable, changes: &[Change]) -> Option<CatalogTable> {
     Some(CatalogTable {
         columns: cols,
         primary_key,
+        default_collation: table.default_collation,
     })
 }
 
@@ -785,7 +826,8 @@ mod tests {
 
     #[test]
     fn alters_columns_in_place() {
-        let t = created("CREATE TABLE t (id INT PRIMARY KEY, a INT, b TEXT, c INT)");
+        let t =
+            created("CREATE TABLE t (id INT PRIMARY KEY, a INT, b TEXT, c INT) CHARSET utf8mb4");
         let Ddl::Alter(name, changes, rename) = parse(
             "ALTER TABLE `db`.t ADD COLUMN x VARCHAR(8) DEFAULT 'x' AFTER id, DROP COLUMN b, CHANGE a a2 BIGINT FIRST, MODIFY c INT UNSIGNED, RENAME COLUMN id TO ident, ADD INDEX i (c), ALGORITHM=INPLACE, RENAME TO t9",
             "other",
@@ -813,6 +855,56 @@ mod tests {
             panic!()
         };
         assert_eq!(apply(&t, &bad), None);
+    }
+
+    #[test]
+    fn character_columns_take_the_charset_the_ddl_or_the_table_says() {
+        let latin1 = created("CREATE TABLE t (id INT PRIMARY KEY, a INT) DEFAULT CHARSET=latin1");
+        assert_eq!(latin1.default_collation, 8);
+        let alter = |sql: &str, t: &CatalogTable| match parse(sql, "db") {
+            Ddl::Alter(_, changes, _) => apply(t, &changes),
+            other => panic!("{sql}: {other:?}"),
+        };
+        // Added or redefined without a charset: the table's default, not utf8mb4.
+        let added = alter(
+            "ALTER TABLE t ADD COLUMN v VARCHAR(10), ADD w TEXT CHARACTER SET gbk",
+            &latin1,
+        )
+        .unwrap();
+        assert_eq!(added.columns[2].collation_id, 8);
+        assert_eq!(added.columns[3].collation_id, 28);
+        assert_eq!(added.default_collation, 8);
+        let modified = alter("ALTER TABLE t MODIFY v VARCHAR(20)", &added).unwrap();
+        assert_eq!(modified.columns[2].collation_id, 8);
+        let utf16 = alter("ALTER TABLE t ADD u CHAR(2) CHARACTER SET utf16", &latin1).unwrap();
+        assert_eq!(utf16.columns[2].collation_id, 54);
+        // Numbers need no charset: followed whatever the default.
+        let unknown_default = CatalogTable {
+            default_collation: 0,
+            ..latin1.clone()
+        };
+        assert!(alter("ALTER TABLE t ADD n BIGINT", &unknown_default).is_some());
+        // A character column on a table whose default is unknown: not followed (the catalog
+        // is read), never guessed.
+        assert_eq!(
+            alter("ALTER TABLE t ADD v VARCHAR(10)", &unknown_default),
+            None
+        );
+        // The database's default is not in the statement, nor is an unknown charset's id.
+        for sql in [
+            "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))",
+            "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10) CHARACTER SET koi9)",
+            "ALTER TABLE t ADD v VARCHAR(10) CHARACTER SET koi9",
+        ] {
+            assert_eq!(
+                parse(sql, "db"),
+                Ddl::Unknown(("db".into(), "t".into())),
+                "{sql}"
+            );
+        }
+        let numbers = created("CREATE TABLE t (id INT PRIMARY KEY, b VARBINARY(4))");
+        assert_eq!(numbers.default_collation, 0);
+        assert_eq!(numbers.columns[1].collation_id, BINARY_CHARSET);
     }
 
     #[test]

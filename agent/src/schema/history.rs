@@ -4,8 +4,9 @@
 //!
 //! Invariants: versions come from DDL seen in stream order ([`super::ddl`]) or from
 //! `information_schema` read when a table map needed it; a dropped table is a version too
-//! (`None`); a table this history cannot follow is forgotten (read again from the catalog, where
-//! a mismatch with the binlog stops the project instead of mislabelling columns).
+//! (`None`), and so is a forgotten one: a table this history cannot follow is read again from the
+//! catalog (where a mismatch with the binlog stops the project instead of mislabelling columns),
+//! also by a stream resuming after that DDL once restarted.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +16,15 @@ use super::ddl::Name;
 
 /// A position in the binlog: file name and offset (file names of one server sort in order).
 pub type At<'a> = (&'a str, u64);
+
+/// The stored value of a version that forgets the table (never valid JSON of a table).
+const FORGOTTEN: &[u8] = b"forgotten";
+
+/// One stored version.
+enum Version {
+    Known(Option<Arc<CatalogTable>>),
+    Forgotten,
+}
 
 /// The schema versions of one project.
 pub struct SchemaHistory {
@@ -57,7 +67,7 @@ fn split(k: &[u8]) -> Option<(Name, String, u64)> {
 impl SchemaHistory {
     /// Loads, from `tree`, the version of every table current at `at` (the newest at or before).
     pub fn load(tree: sled::Tree, at: At<'_>) -> Result<Self, HistoryError> {
-        let mut current: HashMap<Name, (String, u64, Option<Arc<CatalogTable>>)> = HashMap::new();
+        let mut current: HashMap<Name, (String, u64, Version)> = HashMap::new();
         for entry in tree.iter() {
             let (k, v) = entry.map_err(|e| HistoryError(e.to_string()))?;
             let Some((name, file, offset)) = split(&k) else {
@@ -66,18 +76,29 @@ impl SchemaHistory {
             if (file.as_str(), offset) > at {
                 continue;
             }
-            let table: Option<CatalogTable> = serde_json::from_slice(&v)
-                .map_err(|e| HistoryError(format!("`{}`.`{}`: {e}", name.0, name.1)))?;
+            let version = if v.as_ref() == FORGOTTEN {
+                Version::Forgotten
+            } else {
+                let table: Option<CatalogTable> = serde_json::from_slice(&v)
+                    .map_err(|e| HistoryError(format!("`{}`.`{}`: {e}", name.0, name.1)))?;
+                Version::Known(table.map(Arc::new))
+            };
             let newer = current
                 .get(&name)
                 .is_none_or(|(f, o, _)| (f.as_str(), *o) <= (file.as_str(), offset));
             if newer {
-                current.insert(name, (file, offset, table.map(Arc::new)));
+                current.insert(name, (file, offset, version));
             }
         }
         Ok(SchemaHistory {
             tree,
-            current: current.into_iter().map(|(n, (_, _, t))| (n, t)).collect(),
+            current: current
+                .into_iter()
+                .filter_map(|(n, (_, _, v))| match v {
+                    Version::Known(t) => Some((n, t)),
+                    Version::Forgotten => None,
+                })
+                .collect(),
         })
     }
 
@@ -102,9 +123,14 @@ impl SchemaHistory {
         Ok(())
     }
 
-    /// Forgets a table (it is read from the catalog when next needed).
-    pub fn forget(&mut self, name: &Name) {
+    /// Forgets a table from `at` on (it is read from the catalog when next needed), also for a
+    /// stream that resumes after `at` once restarted.
+    pub fn forget(&mut self, name: &Name, at: At<'_>) -> Result<(), HistoryError> {
+        self.tree
+            .insert(key(name, at), FORGOTTEN)
+            .map_err(|e| HistoryError(e.to_string()))?;
         self.current.remove(name);
+        Ok(())
     }
 }
 
@@ -126,6 +152,7 @@ mod tests {
                 })
                 .collect(),
             primary_key: vec![0],
+            default_collation: 0,
         }
     }
 
@@ -150,7 +177,34 @@ mod tests {
         assert_eq!(names(("b.000001", 100)), Some(Some(1)));
         assert_eq!(names(("b.000001", 5000)), Some(Some(2)));
         assert_eq!(names(("b.000003", 4)), Some(None));
-        h.forget(&t);
+        h.forget(&t, ("b.000003", 10)).unwrap();
         assert_eq!(h.get(&t), None);
+    }
+
+    #[test]
+    fn a_forgotten_table_stays_forgotten_after_a_restart() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("schemas/p").unwrap();
+        let t: Name = ("d".into(), "t".into());
+        let mut h = SchemaHistory::load(tree.clone(), ("b.000001", 4)).unwrap();
+        h.set(t.clone(), Some(table(&["id", "a"])), ("b.000001", 100))
+            .unwrap();
+        // A DDL this reader cannot follow, at 500.
+        h.forget(&t, ("b.000001", 500)).unwrap();
+        let at = |offset| SchemaHistory::load(tree.clone(), ("b.000001", offset)).unwrap();
+        // Resuming after it: the table is unknown (read from the catalog), not the old version.
+        assert_eq!(at(600).get(&t), None);
+        assert_eq!(
+            at(400).get(&t).map(|v| v.map(|x| x.columns.len())),
+            Some(Some(2))
+        );
+        // A version described after the forget holds from its own position.
+        at(600)
+            .set(t.clone(), Some(table(&["id"])), ("b.000001", 700))
+            .unwrap();
+        assert_eq!(
+            at(800).get(&t).map(|v| v.map(|x| x.columns.len())),
+            Some(Some(1))
+        );
     }
 }

@@ -57,7 +57,7 @@ pub enum SchemaError {
 }
 
 /// One column of a source table, with what is needed to decode and describe it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceColumn {
     /// The column name.
     pub name: String,
@@ -72,6 +72,7 @@ pub struct SourceColumn {
     /// Collation id (63 = binary, 0 = unknown).
     pub charset: u16,
     /// The binlog type used to decode values.
+    #[serde(with = "binlog_type_code")]
     pub binlog_type: MyType,
     /// The binlog type metadata (0–3 bytes).
     pub meta: Vec<u8>,
@@ -84,7 +85,7 @@ pub struct SourceColumn {
 }
 
 /// A source table: database, name, columns in row-image order and primary-key columns.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceTable {
     /// Database name.
     pub database: String,
@@ -115,5 +116,20 @@ impl SourceTable {
                 .collect(),
             primary_key: self.primary_key.iter().map(|&i| i as u32).collect(),
         }
+    }
+}
+
+/// A binlog column type stored as its protocol code (prepared XA branches keep their tables).
+mod binlog_type_code {
+    use mysql_common::constants::ColumnType as MyType;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(t: &MyType, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(u8::from(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<MyType, D::Error> {
+        let code = u8::deserialize(d)?;
+        MyType::try_from(code).map_err(|_| D::Error::custom(format!("unknown column type {code}")))
     }
 }

@@ -134,8 +134,9 @@ fn build(tme: &TableMapEvent<'_>, unnamed: bool) -> Result<SourceTable, SchemaEr
 }
 
 /// Builds a table from a TABLE_MAP event without column names and the table's description in
-/// `information_schema`: types and decoding metadata from the event, names, signedness,
-/// charsets, ENUM/SET members and the primary key from the catalog. Fails when the two disagree
+/// `information_schema`: types and decoding metadata from the event, and its charsets when it
+/// carries them (MINIMAL metadata); names, signedness, ENUM/SET members, the primary key and
+/// otherwise the charsets from the catalog. Fails when the two disagree
 /// (column count or a column's type), so rows are never decoded with another version's names.
 pub fn from_table_map_and_catalog(
     tme: &TableMapEvent<'_>,
@@ -160,6 +161,12 @@ pub fn from_table_map_and_catalog(
             catalog.columns.len()
         )));
     }
+    // MINIMAL metadata still carries each character column's charset: the binlog's own word
+    // for the row being decoded wins over the catalog (or a DDL followed without one).
+    let ex =
+        OptionalMetaExtractor::new(tme.iter_optional_meta()).map_err(|e| bad(e.to_string()))?;
+    let mut charsets = ex.iter_charset();
+    let mut enum_set_charsets = ex.iter_enum_and_set_charset();
     let nullable = tme.null_bitmask();
     let mut columns = Vec::with_capacity(count);
     for (i, c) in catalog.columns.iter().enumerate() {
@@ -173,8 +180,19 @@ pub fn from_table_map_and_catalog(
             )));
         }
         let unsigned = binlog_type.is_numeric_type() && c.unsigned();
+        let logged = if binlog_type.is_character_type() {
+            charsets.next()
+        } else if binlog_type.is_enum_or_set_type() {
+            enum_set_charsets.next()
+        } else {
+            None
+        };
+        let logged = logged
+            .transpose()
+            .map_err(|e| bad(e.to_string()))?
+            .filter(|&id| id != 0);
         let charset = if binlog_type.is_character_type() || binlog_type.is_enum_or_set_type() {
-            c.collation_id
+            logged.unwrap_or(c.collation_id)
         } else {
             0
         };

@@ -17,11 +17,12 @@ use obsync_sdk::ChangeKind;
 use super::decode::{DecodedRow, decode_rows};
 use super::error::SourceError;
 use super::events::{
-    MARIADB_GTID, mysql_gtid, parse_maria_gtid, parsed_data, rotate_name_before_fde,
+    MARIADB_GTID, XA_PREPARE, mysql_gtid, parse_maria_gtid, parsed_data, rotate_name_before_fde,
 };
 use super::mariadb_compression;
 use super::payload::PayloadEvents;
 use super::savepoints::{self, Savepoints};
+use super::xa::{self, XaBranches, XaStatement, Xid};
 use crate::checkpoint::Position;
 use crate::schema::catalog::CatalogTable;
 use crate::schema::ddl::{self, Ddl};
@@ -71,6 +72,8 @@ struct Txn {
     id: Option<Arc<str>>,
     gtid: Option<String>,
     next_index: u32,
+    /// The XA branch this group carries (its rows are held to the outcome).
+    xa: Option<Xid>,
 }
 
 /// The decoding state of one binlog stream.
@@ -96,6 +99,8 @@ pub struct EventDecoder {
     savepoints: Savepoints,
     /// Events ready to hand over before the next binlog event (held rows and their commit).
     released: VecDeque<SourceEvent>,
+    /// Prepared XA branches waiting for their outcome.
+    xa_branches: XaBranches,
     /// Name columns `@1`, `@2`, … when table maps carry no names, instead of asking the
     /// catalog (tools and decoder tests on binlog files; never for delivery).
     unnamed_columns: bool,
@@ -119,8 +124,15 @@ impl EventDecoder {
             payload: None,
             savepoints: Savepoints::default(),
             released: VecDeque::new(),
+            xa_branches: XaBranches::in_memory(),
             unnamed_columns: false,
         }
+    }
+
+    /// Keeps prepared XA branches in `branches` (a project's store) instead of memory only.
+    pub fn with_xa_branches(mut self, branches: XaBranches) -> Self {
+        self.xa_branches = branches;
+        self
     }
 
     /// Names the columns of table maps without names `@1`, `@2`, … as `mariadb-binlog` does,
@@ -275,7 +287,7 @@ impl EventDecoder {
                 touched.push(name.clone());
                 match h.get(&from) {
                     Some(Some(t)) => h.set(name, Some((*t).clone()), at).map_err(err)?,
-                    _ => h.forget(&name),
+                    _ => h.forget(&name, at).map_err(err)?,
                 }
             }
             Ddl::Alter(name, changes, rename) => {
@@ -292,9 +304,9 @@ impl EventDecoder {
                     }
                     (Some(t), None) => h.set(name, Some(t), at).map_err(err)?,
                     (None, rename) => {
-                        h.forget(&name);
+                        h.forget(&name, at).map_err(err)?;
                         if let Some(to) = rename {
-                            h.forget(&to);
+                            h.forget(&to, at).map_err(err)?;
                             touched.push(to);
                         }
                     }
@@ -308,7 +320,7 @@ impl EventDecoder {
                     h.set(from, None, at).map_err(err)?;
                     match t {
                         Some(Some(t)) => h.set(to, Some((*t).clone()), at).map_err(err)?,
-                        _ => h.forget(&to),
+                        _ => h.forget(&to, at).map_err(err)?,
                     }
                 }
             }
@@ -321,7 +333,7 @@ impl EventDecoder {
             Ddl::Unknown(name) => {
                 tracing::warn!(database = %name.0, table = %name.1, "DDL not followed; the table's schema is read from information_schema when next needed");
                 touched.push(name.clone());
-                h.forget(&name);
+                h.forget(&name, at).map_err(err)?;
             }
             Ddl::Other => {}
         }
@@ -391,7 +403,7 @@ impl EventDecoder {
                 })?;
                 return self.handle_sized(&plain, carried, event_size);
             }
-            None => self.handle_raw(ev, header.event_type_raw(), event_start)?,
+            None => self.handle_raw(ev, event_start, log_pos)?,
             Some(EventData::FormatDescriptionEvent(_)) => {
                 self.seen_fde = true;
                 None
@@ -455,6 +467,8 @@ impl EventDecoder {
                         self.begin(None, event_start);
                     }
                     None
+                } else if let Some(statement) = xa::parse(sql) {
+                    self.xa_statement(statement, event_start, log_pos, header.timestamp())?
                 } else if let Some(statement) = savepoints::parse(sql) {
                     // Inside the transaction: rows after a savepoint wait for the commit, and
                     // a ROLLBACK TO logged after undone rows drops them (savepoints.rs).
@@ -520,14 +534,30 @@ impl EventDecoder {
         Ok(result)
     }
 
-    /// Events `mysql_common` does not parse: a MariaDB GTID starts a transaction; the rest
-    /// (PREVIOUS_GTIDS, GTID_LIST, ANNOTATE_ROWS, ...) carry nothing obsync needs.
+    /// Events `mysql_common` does not parse: a MariaDB GTID starts a transaction, an XA_PREPARE
+    /// ends an XA branch's group; the rest (PREVIOUS_GTIDS, GTID_LIST, ANNOTATE_ROWS, ...) carry
+    /// nothing obsync needs.
     fn handle_raw(
         &mut self,
         ev: &Event,
-        kind: u8,
         event_start: u64,
+        log_pos: u32,
     ) -> Result<Option<SourceEvent>, SourceError> {
+        let kind = ev.header().event_type_raw();
+        if kind == XA_PREPARE {
+            let Some((one_phase, xid)) = xa::prepare_event(ev.data()) else {
+                return Err(SourceError::Protocol {
+                    position: self.here(),
+                    message: "truncated XA_PREPARE event".into(),
+                });
+            };
+            let timestamp = ev.header().timestamp();
+            return if one_phase {
+                Ok(Some(self.commit(log_pos, timestamp)))
+            } else {
+                self.prepare_xa(&xid, log_pos, timestamp).map(Some)
+            };
+        }
         if kind == MARIADB_GTID {
             let g = parse_maria_gtid(ev.data(), ev.header().server_id()).ok_or_else(|| {
                 SourceError::Protocol {
@@ -536,8 +566,96 @@ impl EventDecoder {
                 }
             })?;
             self.begin(Some(g.text), event_start);
+            if let Some((format_id, gtrid, bqual)) = g.xa_branch {
+                // MariaDB logs an XA branch's `XA START` in its GTID event.
+                self.txn.xa = Some(Xid::new(i64::from(format_id), gtrid, bqual));
+                self.savepoints.hold_all();
+            }
         }
         Ok(None)
+    }
+
+    /// An XA statement: `XA START` holds the branch's rows, a PREPARE stores them, the outcome
+    /// delivers or drops them (see `xa.rs`).
+    fn xa_statement(
+        &mut self,
+        statement: XaStatement,
+        event_start: u64,
+        log_pos: u32,
+        timestamp: u32,
+    ) -> Result<Option<SourceEvent>, SourceError> {
+        let this_branch = |x: &Xid| self.txn.xa.as_ref() == Some(x);
+        Ok(match statement {
+            XaStatement::Start(xid) => {
+                if !self.txn.active {
+                    self.begin(None, event_start);
+                }
+                self.txn.xa = Some(xid);
+                self.savepoints.hold_all();
+                None
+            }
+            XaStatement::Prepare(xid) => Some(self.prepare_xa(&xid, log_pos, timestamp)?),
+            // The branch ends in its own group (one phase): what it held is delivered.
+            XaStatement::Commit(xid) if this_branch(&xid) => Some(self.commit(log_pos, timestamp)),
+            XaStatement::Rollback(xid) if this_branch(&xid) => {
+                self.savepoints.clear();
+                Some(self.commit(log_pos, timestamp))
+            }
+            XaStatement::Commit(xid) => {
+                let rows = self.complete_xa(&xid, log_pos)?;
+                match rows {
+                    Some(rows) => {
+                        tracing::debug!(xid = %xid, position = %self.here(), chunks = rows.len(), "prepared XA branch committed");
+                        Some(self.commit_with(rows, log_pos, timestamp))
+                    }
+                    None => {
+                        tracing::warn!(xid = %xid, position = %self.here(), "XA COMMIT of a branch this project never saw prepared (prepared before its start position): its rows are not delivered");
+                        Some(self.commit(log_pos, timestamp))
+                    }
+                }
+            }
+            XaStatement::Rollback(xid) => {
+                let dropped = self.complete_xa(&xid, log_pos)?;
+                if let Some(rows) = dropped {
+                    tracing::debug!(xid = %xid, position = %self.here(), chunks = rows.len(), "rows of a rolled-back XA branch dropped");
+                }
+                Some(self.commit(log_pos, timestamp))
+            }
+            XaStatement::Other => None,
+        })
+    }
+
+    /// The branch was prepared: its rows are stored to wait for the outcome, and its group ends.
+    fn prepare_xa(
+        &mut self,
+        xid: &Xid,
+        log_pos: u32,
+        timestamp: u32,
+    ) -> Result<SourceEvent, SourceError> {
+        let held = self.savepoints.end();
+        let file = self.file.clone();
+        self.xa_branches
+            .prepare(xid, (file.as_str(), u64::from(log_pos)), held)
+            .map_err(|e| SourceError::Protocol {
+                position: format!("{file}:{log_pos}"),
+                message: e.to_string(),
+            })?;
+        Ok(self.commit(log_pos, timestamp))
+    }
+
+    /// The outcome of a branch prepared earlier: its stored rows, if this stream saw it.
+    fn complete_xa(
+        &mut self,
+        xid: &Xid,
+        log_pos: u32,
+    ) -> Result<Option<Vec<RowsChunk>>, SourceError> {
+        let file = self.file.clone();
+        self.xa_branches
+            .complete(xid, (file.as_str(), u64::from(log_pos)))
+            .map_err(|e| SourceError::Protocol {
+                position: format!("{file}:{log_pos}"),
+                message: e.to_string(),
+            })
     }
 
     fn begin(&mut self, gtid: Option<String>, event_start: u64) {
@@ -550,11 +668,18 @@ impl EventDecoder {
             id: Some(id),
             gtid,
             next_index: 0,
+            xa: None,
         };
         self.savepoints.clear();
     }
 
     fn commit(&mut self, log_pos: u32, timestamp: u32) -> SourceEvent {
+        self.commit_with(Vec::new(), log_pos, timestamp)
+    }
+
+    /// Ends the group; `rows` (a prepared XA branch's) and those held after a savepoint are
+    /// handed over first, then the commit.
+    fn commit_with(&mut self, rows: Vec<RowsChunk>, log_pos: u32, timestamp: u32) -> SourceEvent {
         let txn = std::mem::take(&mut self.txn);
         if txn.gtid.is_some() {
             self.last_gtid = txn.gtid;
@@ -566,11 +691,12 @@ impl EventDecoder {
             gtid: self.last_gtid.clone(),
             timestamp,
         });
-        let held = self.savepoints.end();
+        let mut held = rows;
+        held.extend(self.savepoints.end());
         if held.is_empty() {
             return commit;
         }
-        // Rows held after a savepoint committed: handed over now, then the commit.
+        // Rows held to the commit: handed over now, then the commit.
         self.released
             .extend(held.into_iter().map(SourceEvent::Rows));
         self.released.push_back(commit);

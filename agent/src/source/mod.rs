@@ -20,6 +20,7 @@ mod reader;
 mod savepoints;
 mod seek;
 pub mod start_at;
+mod xa;
 
 pub use connect::{Flavor, SourceOptions};
 pub use error::SourceError;

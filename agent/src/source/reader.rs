@@ -12,6 +12,7 @@ use super::error::SourceError;
 use super::event_decoder::{EventDecoder, SourceEvent};
 use super::payload_copies::LibraryCopies;
 use super::start_at::{GtidSet, is_gtid_start, parse_gtid_set};
+use super::xa::XaBranches;
 use crate::checkpoint::Position;
 use crate::schema::SchemaError;
 use crate::schema::catalog::table_schema;
@@ -44,11 +45,13 @@ impl BinlogReader {
     ///
     /// `schemas` keeps the versions of tables whose table maps carry no column names; when the
     /// server sends no column names, the tables of `databases` not in it yet are described from
-    /// `information_schema` now, as of the start position.
+    /// `information_schema` now, as of the start position. `xa_branches` keeps prepared XA
+    /// branches until their outcome.
     pub async fn start(
         opts: SourceOptions,
         start: Option<Position>,
         schemas: sled::Tree,
+        xa_branches: sled::Tree,
         databases: &[String],
     ) -> Result<(Self, Position), SourceError> {
         let mut conn = opts.connect().await?;
@@ -68,6 +71,11 @@ impl BinlogReader {
         };
         let mut history = SchemaHistory::load(schemas, (start.file.as_str(), start.offset))
             .map_err(history_err)?;
+        let xa_branches = XaBranches::open(xa_branches, (start.file.as_str(), start.offset))
+            .map_err(|e| SourceError::Protocol {
+                position: start.to_string(),
+                message: e.to_string(),
+            })?;
         let metadata: Option<String> = conn
             .query_first("SELECT @@binlog_row_metadata")
             .await
@@ -161,7 +169,8 @@ impl BinlogReader {
             };
         let read_timeout = opts.heartbeat * 3 + Duration::from_secs(1);
         tracing::info!(addr = %opts.addr(), ?flavor, position = %start, "binlog stream started");
-        let decoder = EventDecoder::new(&start, history, track_schemas);
+        let decoder =
+            EventDecoder::new(&start, history, track_schemas).with_xa_branches(xa_branches);
         let reader = BinlogReader {
             opts,
             flavor,

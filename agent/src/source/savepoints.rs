@@ -109,6 +109,13 @@ impl Savepoints {
         }
     }
 
+    /// Holds every row from now to the end of the transaction (an XA branch, see `xa.rs`).
+    pub fn hold_all(&mut self) {
+        if self.marks.is_empty() {
+            self.marks.push((String::new(), self.held.len()));
+        }
+    }
+
     /// Holds `chunk` when a savepoint is set; gives it back otherwise (to be handed over now).
     pub fn hold(&mut self, chunk: RowsChunk) -> Option<RowsChunk> {
         if self.marks.is_empty() {

@@ -302,9 +302,11 @@ impl ProjectRunner {
         // position on (nothing is in flight now).
         self.refresh_routes().await?;
         let schemas = self.store.schema_tree(&name)?;
+        let xa_branches = self.store.xa_tree(&name)?;
         let databases = self.router.databases();
         let (mut reader, start) =
-            BinlogReader::start(self.source.clone(), saved, schemas, &databases).await?;
+            BinlogReader::start(self.source.clone(), saved, schemas, xa_branches, &databases)
+                .await?;
         // Closed on every way out, errors included: a stream left open stays registered on the
         // source and keeps the next start of this project from using its server id.
         let result = self.pump(&mut reader, start, resumed, stop).await;
