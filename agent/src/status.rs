@@ -62,7 +62,8 @@ pub struct ProjectStatus {
     /// How many times a binlog stream was started for this project (restarts and reconnects
     /// included).
     pub streams_started: u64,
-    /// Messages sent but not yet acknowledged, as of the last checkpoint.
+    /// Messages not yet below the acknowledgement watermark (what a resume from the checkpoint
+    /// would send again), as of the last checkpoint.
     #[serde(default)]
     pub in_flight: u64,
     /// When the project entered its current state (ms since the epoch).

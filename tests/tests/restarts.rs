@@ -1,18 +1,19 @@
 //! The broker and then the database are restarted under a running project: the project shows
-//! that it is retrying, and every row written before, during and after arrives.
+//! that it is retrying, every row written before, during and after arrives, each queue keeps
+//! commit order, a broker restart duplicates at most the window and a database restart nothing.
 //!
 //! This binary restarts the shared private services, so it holds a single test: cargo runs test
 //! binaries one after another, and nothing else uses the services meanwhile.
 #![recursion_limit = "256"]
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::process::Command;
 use std::time::Duration;
 
 use obsync::status::ProjectState;
 use obsync_tests::agent::Agent;
-use obsync_tests::mq::Mq;
+use obsync_tests::mq::{Mq, Received};
 use obsync_tests::scene::Scene;
 use obsync_tests::sql::{admin, exec_all};
 
@@ -44,25 +45,48 @@ async fn wait_state(agent: &Agent, name: &str, state: ProjectState) -> anyhow::R
         .await
 }
 
-/// The distinct ids on the topic, reading until `want` distinct ones arrived (or time ran out).
-async fn ids_in(mq: &Mq, topic: &str, want: usize) -> anyhow::Result<HashSet<i64>> {
+/// Every message on the topic, reading until `want` distinct ids arrived (or time ran out).
+async fn read_ids(mq: &Mq, topic: &str, want: usize) -> anyhow::Result<Vec<Received>> {
     let deadline = std::time::Instant::now() + WAIT;
     let mut read = want;
     loop {
         let msgs = mq.read_topic(topic, read, WAIT).await?;
-        let ids: HashSet<i64> = msgs
-            .iter()
-            .filter_map(|m| m.body["postStruct"]["id"].as_i64())
-            .collect();
+        let ids: HashSet<i64> = msgs.iter().map(id).collect();
         if ids.len() >= want || std::time::Instant::now() > deadline {
-            return Ok(ids);
+            return Ok(msgs);
         }
         read = msgs.len() + (want - ids.len());
     }
 }
 
+fn id(m: &Received) -> i64 {
+    m.body["postStruct"]["id"].as_i64().unwrap_or(-1)
+}
+
+/// Checks ids `0..upto` arrived, each queue's first copies in commit (id) order, and returns
+/// the number of duplicates.
+fn check(msgs: &[Received], upto: i64, phase: &str) -> usize {
+    let mut first: HashSet<i64> = HashSet::new();
+    let mut last_per_queue: HashMap<i32, i64> = HashMap::new();
+    for m in msgs {
+        if first.insert(id(m)) {
+            let last = last_per_queue.entry(m.queue).or_insert(-1);
+            assert!(
+                id(m) > *last,
+                "{phase}: queue {} has row {} after row {last}: commit order broken",
+                m.queue,
+                id(m)
+            );
+            *last = id(m);
+        }
+    }
+    let missing: Vec<i64> = (0..upto).filter(|i| !first.contains(i)).collect();
+    assert!(missing.is_empty(), "lost across the {phase}: {missing:?}");
+    msgs.len() - first.len()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn broker_and_database_restarts_lose_nothing() -> anyhow::Result<()> {
+async fn broker_and_database_restarts_lose_nothing_and_keep_order() -> anyhow::Result<()> {
     let (s, topics) = Scene::new(
         "restart",
         &["CREATE TABLE t (id INT PRIMARY KEY)"],
@@ -81,24 +105,28 @@ async fn broker_and_database_restarts_lose_nothing() -> anyhow::Result<()> {
     wait_state(&agent, &name, ProjectState::Retrying).await?;
     services("start", "broker");
     insert(db, 600..900).await?;
-    let ids = ids_in(mq, topic, 900).await?;
-    let missing: Vec<i64> = (0..900).filter(|i| !ids.contains(i)).collect();
+    let msgs = read_ids(mq, topic, 900).await?;
+    let after_broker = check(&msgs, 900, "broker restart");
+    // A failed batch resumes from the checkpoint: at most what was not yet below the
+    // acknowledgement watermark is sent again (the default window, 4,096 messages).
+    println!("broker restart: {after_broker} duplicates");
     assert!(
-        missing.is_empty(),
-        "lost across the broker restart: {missing:?}"
+        after_broker <= 4096,
+        "{after_broker} duplicates after a broker restart exceed the window 4096"
     );
 
-    // Database: the binlog stream breaks and resumes from the checkpoint.
+    // Database: the binlog stream breaks; what was in flight lands and is checkpointed before
+    // the reconnect, which therefore sends nothing twice.
     services("stop", "mariadb");
     wait_state(&agent, &name, ProjectState::Retrying).await?;
     services("start", "mariadb");
     insert(db, 900..1200).await?;
-    let ids = ids_in(mq, topic, 1200).await?;
+    let msgs = read_ids(mq, topic, 1200).await?;
     agent.stop().await?;
-    let missing: Vec<i64> = (0..1200).filter(|i| !ids.contains(i)).collect();
-    assert!(
-        missing.is_empty(),
-        "lost across the database restart: {missing:?}"
+    let after_database = check(&msgs, 1200, "database restart");
+    assert_eq!(
+        after_database, after_broker,
+        "the database restart must send nothing twice"
     );
     s.mq.shutdown().await;
     Ok(())

@@ -115,11 +115,12 @@ pub struct TargetConfig {
     /// Queue choice: `hash` of the sharding values (OMS default) or `table` (hash of `db.table`).
     #[serde(default = "default_partition_rule")]
     pub partition_rule: String,
-    /// Messages sent and not yet acknowledged, at most; reading waits when it is reached. Also
-    /// bounds the duplicates after a crash.
+    /// Messages not yet below the acknowledgement watermark (unacknowledged, or acknowledged
+    /// behind one that is not), at most; reading waits when it is reached. Also bounds the
+    /// duplicates after a crash.
     #[serde(default = "default_in_flight_messages")]
     pub in_flight_messages: usize,
-    /// Message body megabytes sent and not yet acknowledged, at most.
+    /// Message body megabytes not yet below the acknowledgement watermark, at most.
     #[serde(default = "default_in_flight_mb")]
     pub in_flight_mb: usize,
     /// The largest message body sent: a bigger one stops the project with an error naming its

@@ -12,6 +12,7 @@ pub mod message_text;
 mod pipeline;
 pub mod queue;
 mod send;
+mod watermark;
 
 pub use client::RocketMqClient;
 pub use error::SinkError;

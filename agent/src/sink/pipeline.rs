@@ -3,21 +3,22 @@
 //!
 //! Shape: one lane task per (topic, queue), fed in submission order, sending batches of up to
 //! 256 messages / 1 MiB with exactly one batch in flight per lane, so one queue's messages are
-//! stored in the order submitted; lanes run in parallel. A window bounds the unacknowledged
-//! messages and bytes: [`Pipeline::submit`] waits for room, which back-pressures the source and
-//! bounds memory however large a transaction is.
+//! stored in the order submitted; lanes run in parallel. A window bounds the messages and bytes
+//! not yet below the acknowledgement watermark (unacknowledged, or acknowledged behind a batch
+//! that is not): [`Pipeline::submit`] waits for room, which back-pressures the source and bounds
+//! memory however large a transaction is.
 //!
-//! Watermark invariant: every submitted batch gets an increasing id; a commit position marked
-//! after batch `b` is released by [`Pipeline::take_safe_position`] only once every batch with an
-//! id `<= b` is fully acknowledged. So a stored checkpoint never passes an unacknowledged row,
-//! and after a crash the rows sent again are at most those acknowledged after the last durable
-//! checkpoint plus the window.
+//! Watermark invariant ([`super::watermark`]): every submitted batch gets an increasing id; a
+//! commit position marked after batch `b` is released by [`Pipeline::take_safe_position`] only
+//! once every batch with an id `<= b` is fully acknowledged. So a stored checkpoint never passes
+//! an unacknowledged row, and a resume from it sends again at most the window plus the rows of
+//! positions released since that checkpoint was made durable (plus an open transaction's rows).
 //!
 //! Failure: the first lane error is kept and returned by every later call; lanes stop at the
 //! failed batch. The owner drops the pipeline (aborting the lanes) and resumes from the
 //! checkpoint, which only re-sends, never skips.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rocketmq_model::common::message::message_queue::MessageQueue;
@@ -27,45 +28,23 @@ use tokio::task::JoinHandle;
 
 use super::error::SinkError;
 use super::send::{MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, Outgoing, RocketMqSink};
+pub use super::watermark::Released;
+use super::watermark::Watermark;
 use crate::checkpoint::Position;
 
-/// Bounds of the unacknowledged messages.
+/// Bounds of the messages not yet below the acknowledgement watermark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
-    /// Messages in flight at most.
+    /// Messages at most.
     pub messages: usize,
-    /// Body bytes in flight at most.
+    /// Body bytes at most.
     pub bytes: usize,
-}
-
-/// The earlier of two commit times, 0 meaning unknown.
-fn older(a: u32, b: u32) -> u32 {
-    match (a, b) {
-        (0, x) | (x, 0) => x,
-        (a, b) => a.min(b),
-    }
-}
-
-/// A checkpoint released by [`Pipeline::take_safe_position`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Released {
-    /// The newest commit whose rows are all acknowledged.
-    pub position: Position,
-    /// The commit time (s) of the oldest transaction released with it (0: unknown), for the
-    /// latency peak: with other transactions after it, a late one is not hidden by the newest.
-    pub oldest_timestamp: u32,
 }
 
 #[derive(Default)]
 struct State {
-    /// Unacknowledged message count per batch id.
-    pending: BTreeMap<u64, usize>,
-    /// The id of the last submitted batch (0: none yet).
-    last_batch: u64,
-    in_flight_messages: usize,
-    in_flight_bytes: usize,
-    /// Positions waiting for their batches: (last batch before the position, position).
-    markers: VecDeque<(u64, Position)>,
+    /// Submitted batches, their acknowledgements and the positions waiting for them.
+    watermark: Watermark,
     error: Option<SinkError>,
     /// Messages and body bytes acknowledged since the pipeline started.
     acked: Acked,
@@ -155,25 +134,17 @@ impl Pipeline {
                 if let Some(e) = &s.error {
                     return Err(e.clone());
                 }
-                let empty = s.in_flight_messages == 0;
-                if empty
-                    || (s.in_flight_messages + count <= self.window.messages
-                        && s.in_flight_bytes + bytes <= self.window.bytes)
+                let (messages, in_bytes) = s.watermark.outstanding();
+                if messages == 0
+                    || (messages + count <= self.window.messages
+                        && in_bytes + bytes <= self.window.bytes)
                 {
                     break;
                 }
             }
             changed.await;
         }
-        let batch = {
-            let mut s = self.shared.lock();
-            let id = s.last_batch + 1;
-            s.last_batch = id;
-            s.pending.insert(id, count);
-            s.in_flight_messages += count;
-            s.in_flight_bytes += bytes;
-            id
-        };
+        let batch = self.shared.lock().watermark.submit(count, bytes);
         for m in messages {
             let lane = self.lane(&m.topic, m.queue)?;
             let item = Item {
@@ -215,9 +186,7 @@ impl Pipeline {
 
     /// Records that `position` is reached once everything submitted so far is acknowledged.
     pub fn mark(&mut self, position: Position) {
-        let mut s = self.shared.lock();
-        let last = s.last_batch;
-        s.markers.push_back((last, position));
+        self.shared.lock().watermark.mark(position);
     }
 
     /// Returns the newest marked position whose batches are all acknowledged (once), with the
@@ -227,25 +196,7 @@ impl Pipeline {
         if let Some(e) = &s.error {
             return Err(e.clone());
         }
-        let lowest_pending = s.pending.keys().next().copied().unwrap_or(u64::MAX);
-        let mut safe: Option<Released> = None;
-        while s
-            .markers
-            .front()
-            .is_some_and(|(batch, _)| *batch < lowest_pending)
-        {
-            let Some((_, position)) = s.markers.pop_front() else {
-                break;
-            };
-            let oldest = safe.as_ref().map_or(position.timestamp, |r| {
-                older(r.oldest_timestamp, position.timestamp)
-            });
-            safe = Some(Released {
-                position,
-                oldest_timestamp: oldest,
-            });
-        }
-        Ok(safe)
+        Ok(s.watermark.release())
     }
 
     /// Resolves when an acknowledgement or an error arrived since the last call.
@@ -262,7 +213,7 @@ impl Pipeline {
                 if let Some(e) = &s.error {
                     return Err(e.clone());
                 }
-                if s.pending.is_empty() {
+                if s.watermark.all_acknowledged() {
                     return Ok(());
                 }
             }
@@ -270,10 +221,10 @@ impl Pipeline {
         }
     }
 
-    /// Unacknowledged messages and bytes.
+    /// Messages and bytes not yet below the acknowledgement watermark: what a resume from the
+    /// last released position would send again.
     pub fn in_flight(&self) -> (usize, usize) {
-        let s = self.shared.lock();
-        (s.in_flight_messages, s.in_flight_bytes)
+        self.shared.lock().watermark.outstanding()
     }
 
     /// Messages and bytes acknowledged since the pipeline started.
@@ -328,21 +279,13 @@ async fn run_lane(
             }
             messages.push(item.message);
         }
-        let count = messages.len();
         let result = sink.send_batch(&topic, &mq, messages, bytes).await;
         let mut s = shared.lock();
         match result {
             Ok(()) => {
                 for (batch, n) in acks {
-                    if let Some(left) = s.pending.get_mut(&batch) {
-                        *left = left.saturating_sub(n);
-                        if *left == 0 {
-                            s.pending.remove(&batch);
-                        }
-                    }
+                    s.watermark.acknowledge(batch, n);
                 }
-                s.in_flight_messages = s.in_flight_messages.saturating_sub(count);
-                s.in_flight_bytes = s.in_flight_bytes.saturating_sub(bytes);
                 for k in 0..3 {
                     s.acked.messages[k] += by_kind.messages[k];
                     s.acked.bytes[k] += by_kind.bytes[k];
@@ -359,18 +302,5 @@ async fn run_lane(
                 return;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::older;
-
-    #[test]
-    fn older_ignores_unknown_commit_times() {
-        assert_eq!(older(0, 7), 7);
-        assert_eq!(older(7, 0), 7);
-        assert_eq!(older(9, 7), 7);
-        assert_eq!(older(0, 0), 0);
     }
 }

@@ -215,24 +215,20 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         fleet.apply(&ctx, &opts.config_dir).await;
     }
     tokio::pin!(shutdown);
-    let mut flush = tokio::time::interval(CHECKPOINT_FLUSH_INTERVAL);
+    // Checkpoints reach the disk and the status file is written on a task of their own: applying
+    // a config change (stopping, prechecking, compiling modules) can take seconds, and the
+    // duplicate bound after a crash counts on the 200 ms flush interval meanwhile too.
     let status_file = opts.data_dir.join(STATUS_FILE);
-    let mut status_written = u64::MAX;
+    let housekeeping = AbortOnDrop(tokio::spawn(keep_house(
+        store.clone(),
+        opts.status.clone(),
+        status_file.clone(),
+    )));
+    let mut live_check = tokio::time::interval(CHECKPOINT_FLUSH_INTERVAL);
     let result = loop {
         tokio::select! {
             _ = &mut shutdown => break Ok(()),
-            _ = flush.tick() => {
-                if let Err(e) = store.flush().await {
-                    tracing::error!(error = %e, "checkpoint flush failed");
-                }
-                opts.status.sample(SAMPLE_EVERY);
-                let version = opts.status.version();
-                if version != status_written {
-                    match opts.status.write_json(&status_file) {
-                        Ok(()) => status_written = version,
-                        Err(e) => tracing::warn!(file = %status_file.display(), error = %e, "cannot write the status file"),
-                    }
-                }
+            _ = live_check.tick() => {
                 if watcher.is_none() && fleet.live() == 0 {
                     break Err(RunError::AllFailed(Vec::new()));
                 }
@@ -247,6 +243,7 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         }
     };
     fleet.stop_all(&opts.status).await;
+    drop(housekeeping);
     if let Err(e) = store.flush().await {
         tracing::error!(error = %e, "final checkpoint flush failed");
     }
@@ -259,6 +256,29 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
 }
 
 /// Aborts a background task when dropped.
+/// Every [`CHECKPOINT_FLUSH_INTERVAL`]: makes the stored checkpoints durable, samples the
+/// metrics and rewrites the status file when something changed.
+async fn keep_house(store: CheckpointStore, status: StatusBoard, status_file: PathBuf) {
+    let mut tick = tokio::time::interval(CHECKPOINT_FLUSH_INTERVAL);
+    let mut written = u64::MAX;
+    loop {
+        tick.tick().await;
+        if let Err(e) = store.flush().await {
+            tracing::error!(error = %e, "checkpoint flush failed");
+        }
+        status.sample(SAMPLE_EVERY);
+        let version = status.version();
+        if version != written {
+            match status.write_json(&status_file) {
+                Ok(()) => written = version,
+                Err(e) => {
+                    tracing::warn!(file = %status_file.display(), error = %e, "cannot write the status file")
+                }
+            }
+        }
+    }
+}
+
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
