@@ -42,6 +42,9 @@ fn build_wasm_modules(modules: &[(&str, &str, &str)]) {
             || key == "RUSTC_WRAPPER"
             || key == "RUSTC_WORKSPACE_WRAPPER"
             || key == "RUSTC"
+            // The modules build with the project's pinned toolchain (rust-toolchain.toml), also
+            // when the host crate builds with another (`cargo +nightly fuzz`).
+            || key == "RUSTUP_TOOLCHAIN"
         {
             cmd.env_remove(key);
         }

@@ -89,7 +89,7 @@ ensure_java_client() {
   src="$(cd "$OBSYNC_ROOT/tests/java" && find pom.xml src -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
   [[ -f "$stamp" && "$(cat "$stamp")" == "$src" ]] && return 0
   echo "[env] building the Java test client (tests/java: Apache RocketMQ's Java client) with Maven" >&2
-  (cd "$OBSYNC_ROOT/tests/java" && mvn -q -B -Dmaven.repo.local="$OBSYNC_MAVEN_REPO" clean package) >&2
+  (cd "$OBSYNC_ROOT/tests/java" && mvn -q -B -Dmaven.repo.local="$OBSYNC_MAVEN_REPO" clean package) >&2 || return 1
   echo "$src" >"$stamp"
 }
 

@@ -29,6 +29,8 @@ pub struct Received {
     pub properties: HashMap<String, String>,
     /// Broker store time (ms).
     pub store_timestamp: i64,
+    /// The broker's id of the stored message (store host and commit log offset).
+    pub offset_msg_id: String,
     /// The order in which the consumer received it (0, 1, ...), whatever its queue.
     pub arrival: usize,
 }
@@ -163,6 +165,28 @@ impl Mq {
         timeout: Duration,
         acl: Option<(&str, &str)>,
     ) -> anyhow::Result<Vec<Received>> {
+        self.read(topic, want, timeout, acl, true).await
+    }
+
+    /// [`Mq::read_topic`] for bodies that are not JSON (a trace topic's records): `body_text`
+    /// only.
+    pub async fn read_topic_text(
+        &self,
+        topic: &str,
+        want: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<Received>> {
+        self.read(topic, want, timeout, None, false).await
+    }
+
+    async fn read(
+        &self,
+        topic: &str,
+        want: usize,
+        timeout: Duration,
+        acl: Option<(&str, &str)>,
+        json_body: bool,
+    ) -> anyhow::Result<Vec<Received>> {
         let ns = crate::name_server();
         let want_s = want.to_string();
         let millis = timeout.as_millis().to_string();
@@ -171,7 +195,7 @@ impl Mq {
             .lines()
             .filter(|l| !l.trim().is_empty())
             .enumerate()
-            .map(|(i, l)| parse_line(i, l))
+            .map(|(i, l)| parse_line(i, l, json_body))
             .collect::<anyhow::Result<Vec<_>>>()?;
         received.sort_by_key(|m| (m.queue, m.offset));
         Ok(received)
@@ -194,12 +218,16 @@ impl Mq {
 }
 
 /// One consumer line: `{"queue","offset","keys","tags","properties","store_timestamp","body"}`.
-fn parse_line(arrival: usize, line: &str) -> anyhow::Result<Received> {
+/// With `json_body`, a body that is not JSON is an error; without, `body` is null.
+fn parse_line(arrival: usize, line: &str, json_body: bool) -> anyhow::Result<Received> {
     let v: serde_json::Value =
         serde_json::from_str(line).with_context(|| format!("java client line: {line}"))?;
     let body_text = v["body"].as_str().unwrap_or_default().to_string();
-    let body: serde_json::Value = serde_json::from_str(&body_text)
-        .map_err(|e| anyhow::anyhow!("message body is not JSON ({e}): {body_text}"))?;
+    let body: serde_json::Value = match serde_json::from_str(&body_text) {
+        Ok(b) => b,
+        Err(_) if !json_body => serde_json::Value::Null,
+        Err(e) => anyhow::bail!("message body is not JSON ({e}): {body_text}"),
+    };
     let properties = v["properties"]
         .as_object()
         .map(|o| {
@@ -224,6 +252,7 @@ fn parse_line(arrival: usize, line: &str) -> anyhow::Result<Received> {
         body_text,
         properties,
         store_timestamp: v["store_timestamp"].as_i64().unwrap_or(0),
+        offset_msg_id: v["offset_msg_id"].as_str().unwrap_or_default().to_string(),
         arrival,
     })
 }

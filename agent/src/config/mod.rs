@@ -17,6 +17,7 @@ mod validate;
 pub use alerts::{AlertLevel, AlertsConfig};
 pub use datasource::{DATA_SOURCE_DIR, DataSources};
 pub use error::{ConfigError, ConfigErrors};
+pub use import::parse_csv;
 pub use load::{LoadedProject, load_dir, load_file};
 pub use project::parse_utc_offset;
 pub use project::{

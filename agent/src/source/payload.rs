@@ -49,18 +49,45 @@ impl PayloadEvents {
     }
 
     /// Returns the next inner event, or `None` at the end of the payload.
+    ///
+    /// The inner event's header is read first and its claimed size checked: `mysql_common`'s
+    /// stream reader allocates that size before reading (a damaged header claiming gigabytes
+    /// would take the process down) and panics on a short read. The body is read as it comes.
     pub fn next_event(&mut self) -> std::io::Result<Option<Event>> {
-        let ev = self.reader.read_decompressed(&mut self.input)?;
-        if ev.is_none() {
-            // The payload's data ended on an event boundary; anything after it is damage.
-            let mut rest = [0u8; 1];
-            if self.input.read(&mut rest)? != 0 {
-                return Err(std::io::Error::other("data after the last event"));
+        let mut header = [0u8; HEADER_LEN];
+        let mut got = 0;
+        while got < HEADER_LEN {
+            match self.input.read(&mut header[got..])? {
+                0 if got == 0 => return Ok(None),
+                0 => return Err(std::io::Error::other("truncated event header")),
+                n => got += n,
             }
         }
-        Ok(ev)
+        let size = u32::from_le_bytes([header[9], header[10], header[11], header[12]]) as usize;
+        if !(HEADER_LEN..=MAX_INNER_EVENT).contains(&size) {
+            return Err(std::io::Error::other(format!(
+                "inner event claims {size} bytes (at least {HEADER_LEN}, at most {MAX_INNER_EVENT})"
+            )));
+        }
+        let mut bytes = header.to_vec();
+        (&mut self.input)
+            .take((size - HEADER_LEN) as u64)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() != size {
+            return Err(std::io::Error::other(format!(
+                "truncated inner event: {} of {size} bytes",
+                bytes.len()
+            )));
+        }
+        self.reader.read_decompressed(&mut bytes.as_slice())
     }
 }
+
+/// The binlog event header's length.
+const HEADER_LEN: usize = 19;
+
+/// The largest inner event: the server's own packet limit (`max_allowed_packet` at most 1 GiB).
+const MAX_INNER_EVENT: usize = 1 << 30;
 
 #[cfg(test)]
 mod tests {
@@ -127,5 +154,34 @@ mod tests {
             }
         }
         panic!("no payload event in the fixture");
+    }
+
+    #[test]
+    fn an_inner_event_claiming_gigabytes_is_an_error_not_an_allocation() {
+        // Found by the binlog_events fuzz target: the stream reader allocated the claimed size.
+        for claimed in [u32::MAX, (1 << 30) + 1, 18] {
+            let mut inner = vec![0u8; HEADER_LEN + 4];
+            inner[4] = 2; // QUERY
+            inner[9..13].copy_from_slice(&claimed.to_le_bytes());
+            let p = TransactionPayloadEvent::new(
+                inner.len() as u64,
+                TransactionPayloadCompressionType::NONE,
+                inner.len() as u64,
+                inner,
+            );
+            let mut events = PayloadEvents::new(&p, 0, 0).unwrap();
+            let err = events.next_event().expect_err("a size past the limit");
+            assert!(err.to_string().contains("claims"), "{err}");
+        }
+        // A size within the limit but past the data: truncated, no panic.
+        let mut inner = vec![0u8; HEADER_LEN + 4];
+        inner[9..13].copy_from_slice(&1000u32.to_le_bytes());
+        let p =
+            TransactionPayloadEvent::new(23, TransactionPayloadCompressionType::NONE, 23, inner);
+        let err = PayloadEvents::new(&p, 0, 0)
+            .unwrap()
+            .next_event()
+            .expect_err("truncated");
+        assert!(err.to_string().contains("truncated inner event"), "{err}");
     }
 }

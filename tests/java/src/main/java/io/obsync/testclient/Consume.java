@@ -9,6 +9,7 @@ import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.consumer.listener.ConsumeOrderlyStatus;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerOrderly;
 import org.apache.rocketmq.common.consumer.ConsumeFromWhere;
+import org.apache.rocketmq.common.message.MessageClientExt;
 import org.apache.rocketmq.common.message.MessageExt;
 import org.apache.rocketmq.common.message.MessageQueue;
 import org.apache.rocketmq.remoting.RPCHook;
@@ -142,6 +143,10 @@ final class Consume {
     }
     b.append("},\"store_timestamp\":").append(m.getStoreTimestamp());
     b.append(",\"born_timestamp\":").append(m.getBornTimestamp());
+    b.append(",\"offset_msg_id\":");
+    String offsetMsgId =
+        m instanceof MessageClientExt ? ((MessageClientExt) m).getOffsetMsgId() : m.getMsgId();
+    Json.string(b, offsetMsgId == null ? "" : offsetMsgId);
     b.append(",\"body\":");
     Json.string(b, new String(m.getBody() == null ? new byte[0] : m.getBody(), StandardCharsets.UTF_8));
     b.append('}');
