@@ -38,7 +38,7 @@ const VARCHAR_COMPRESSED: u8 = 141;
 /// Table-map type of a `BLOB/TEXT … COMPRESSED` column.
 const BLOB_COMPRESSED: u8 = 140;
 /// The binlog event header's size.
-const HEADER_LEN: usize = 19;
+pub(super) const HEADER_LEN: usize = 19;
 
 /// Whether `kind` is one of MariaDB's compressed event types.
 pub fn is_compressed_event(kind: u8) -> bool {

@@ -14,6 +14,8 @@ use mysql_common::binlog::EventStreamReader;
 use mysql_common::binlog::consts::{BinlogVersion, TransactionPayloadCompressionType};
 use mysql_common::binlog::events::{Event, TransactionPayloadEvent};
 
+use super::mariadb_compression::HEADER_LEN;
+
 /// The inner events of one transaction payload.
 pub struct PayloadEvents {
     input: Box<dyn BufRead + Send>,
@@ -82,9 +84,6 @@ impl PayloadEvents {
         self.reader.read_decompressed(&mut bytes.as_slice())
     }
 }
-
-/// The binlog event header's length.
-const HEADER_LEN: usize = 19;
 
 /// The largest inner event: the server's own packet limit (`max_allowed_packet` at most 1 GiB).
 const MAX_INNER_EVENT: usize = 1 << 30;

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::decode::DecodedRow;
 use super::event_decoder::RowsChunk;
 use crate::schema::SourceTable;
+use crate::schema::history::At;
 
 /// An XA transaction id: format id, global transaction id and branch qualifier.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -243,12 +244,10 @@ const PREPARED: u8 = b'p';
 const COMPLETED: u8 = b'c';
 
 /// The key of a branch prepared at `at` (the position after its PREPARE), or of its outcome.
-fn key(kind: u8, xid: &Xid, at: (&str, u64)) -> Vec<u8> {
+fn key(kind: u8, xid: &Xid, at: At<'_>) -> Vec<u8> {
     let mut k = vec![kind];
     k.extend_from_slice(&xid.key());
-    k.extend_from_slice(at.0.as_bytes());
-    k.push(0);
-    k.extend_from_slice(&at.1.to_be_bytes());
+    k.extend_from_slice(&encode_at(at));
     k
 }
 
@@ -259,16 +258,11 @@ fn prepared_at(k: &[u8]) -> Option<(String, u64)> {
     };
     let gtrid_end = 13 + len(9)?;
     let xid_end = gtrid_end + 4 + len(gtrid_end)?;
-    let tail = k.get(xid_end..)?;
-    let (file, offset) = tail.split_at(tail.len().checked_sub(9)?);
-    Some((
-        std::str::from_utf8(file).ok()?.to_string(),
-        u64::from_be_bytes(offset.get(1..)?.try_into().ok()?),
-    ))
+    decode_at(k.get(xid_end..)?)
 }
 
-/// The position of an outcome, as stored.
-fn encode_at(at: (&str, u64)) -> Vec<u8> {
+/// A position as stored: file name, a zero byte, the offset big-endian (sorts in binlog order).
+fn encode_at(at: At<'_>) -> Vec<u8> {
     let mut v = at.0.as_bytes().to_vec();
     v.push(0);
     v.extend_from_slice(&at.1.to_be_bytes());
@@ -304,7 +298,7 @@ impl XaBranches {
     /// The branches stored in `tree`, for a stream starting at `start`: a branch whose outcome
     /// came before `start` is removed, one whose outcome came after it waits for that outcome
     /// again, and one prepared after `start` is removed (it will be prepared again).
-    pub fn open(tree: sled::Tree, start: (&str, u64)) -> Result<Self, XaError> {
+    pub fn open(tree: sled::Tree, start: At<'_>) -> Result<Self, XaError> {
         let err = |e: sled::Error| XaError {
             xid: "(stored branches)".into(),
             message: e.to_string(),
@@ -333,7 +327,7 @@ impl XaBranches {
     pub fn prepare(
         &mut self,
         xid: &Xid,
-        at: (&str, u64),
+        at: At<'_>,
         chunks: Vec<RowsChunk>,
     ) -> Result<(), XaError> {
         let mut tables: Vec<Arc<SourceTable>> = Vec::new();
@@ -381,11 +375,7 @@ impl XaBranches {
 
     /// The outcome of a branch, at `at` (the position after it): the rows of the oldest branch
     /// of that xid still waiting, or `None` when this stream never saw it prepared.
-    pub fn complete(
-        &mut self,
-        xid: &Xid,
-        at: (&str, u64),
-    ) -> Result<Option<Vec<RowsChunk>>, XaError> {
+    pub fn complete(&mut self, xid: &Xid, at: At<'_>) -> Result<Option<Vec<RowsChunk>>, XaError> {
         let bad = |message: String| XaError {
             xid: xid.to_string(),
             message,
