@@ -34,10 +34,14 @@ export OBSYNC_ROCKETMQ_V4="${OBSYNC_ROCKETMQ_V4:-4.9.7}"
 export OBSYNC_V4_BROKER_PORT="${OBSYNC_V4_BROKER_PORT:-21011}"
 export OBSYNC_V4_ACL_BROKER_PORT="${OBSYNC_V4_ACL_BROKER_PORT:-21021}"
 export OBSYNC_V4_SYNC_BROKER_PORT="${OBSYNC_V4_SYNC_BROKER_PORT:-21031}"
+export OBSYNC_V4_LIMIT_BROKER_PORT="${OBSYNC_V4_LIMIT_BROKER_PORT:-21041}"
 # A second broker with ACL on (one super user), for the tests of ACL keys.
 export OBSYNC_ACL_BROKER_PORT="${OBSYNC_ACL_BROKER_PORT:-20921}"
 # A broker that answers every send with a status other than SEND_OK (SYNC_MASTER, no replica).
 export OBSYNC_SYNC_BROKER_PORT="${OBSYNC_SYNC_BROKER_PORT:-20931}"
+# A broker whose store is on a small private tmpfs, for the tests of the broker's own limits
+# (message size, a full disk).
+export OBSYNC_LIMIT_BROKER_PORT="${OBSYNC_LIMIT_BROKER_PORT:-20941}"
 export OBSYNC_ACL_ACCESS_KEY="${OBSYNC_ACL_ACCESS_KEY:-obsync_ak}"
 export OBSYNC_ACL_SECRET_KEY="${OBSYNC_ACL_SECRET_KEY:-obsync_sk}"
 export OBSYNC_NAMESRV_ADDR="127.0.0.1:$OBSYNC_NAMESRV_PORT"

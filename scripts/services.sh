@@ -4,7 +4,7 @@
 #   - a second MariaDB with a STATEMENT binlog (mariadb2), for the precheck's failure tests;
 #   - seekdb (scripts/seekdb.sh), an OceanBase-kernel SQL server for the catalog tests;
 #   - an Apache RocketMQ name server, broker and ACL broker (Java, pinned, from Maven Central).
-# Usage: scripts/services.sh start|stop|status [mariadb|mariadb2|seekdb|namesrv|broker|aclbroker|syncbroker]...
+# Usage: scripts/services.sh start|stop|status [mariadb|mariadb2|seekdb|namesrv|broker|aclbroker|syncbroker|limitbroker]...
 #        scripts/services.sh mqadmin ARGS...   (Apache RocketMQ's admin tool, for creating topics)
 # Idempotent: starting a running service does nothing; stop uses the recorded PIDs only, so
 # services this script did not start (a system MariaDB on 3306, ...) are never touched.
@@ -173,7 +173,8 @@ install_rocketmq() {
 }
 
 # rmq_java NAME HEAP CLASS ARGS...: runs a RocketMQ main class in the background, its logs under
-# $RMQ/NAME-logs (RocketMQ writes them below user.home), its PID in $RMQ/NAME.pid.
+# $RMQ/NAME-logs (RocketMQ writes them below user.home), its PID in $RMQ/NAME.pid; RMQ_JAVA_OPTS
+# adds JVM options (system properties).
 rmq_java() {
   local name=$1 heap=$2 class=$3; shift 3
   mkdir -p "$RMQ/$name-home"
@@ -184,7 +185,7 @@ rmq_java() {
     --add-opens java.base/java.nio=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
     --add-opens java.base/java.lang=ALL-UNNAMED --add-exports java.base/jdk.internal.ref=ALL-UNNAMED \
     --add-opens java.base/jdk.internal.ref=ALL-UNNAMED -XX:-OmitStackTraceInFastThrow -Duser.home="$RMQ/$name-home" -Drocketmq.home.dir="$RMQ" \
-    -Dlogback.statusListenerClass="$RMQ_NOP_STATUS" \
+    -Dlogback.statusListenerClass="$RMQ_NOP_STATUS" ${RMQ_JAVA_OPTS:-} \
     -cp "$RMQ_LIB/*" "$class" "$@" >"$RMQ/$name.log" 2>&1 &
   echo $! >"$RMQ/$name.pid"
 }
@@ -295,6 +296,30 @@ slaveTimeout=100"
 }
 stop_syncbroker() { stop_recorded "sync broker" "$RMQ/broker-sync.pid" BrokerStartup; }
 
+# A broker for the tests of the broker's own limits (tests/tests/broker_limits.rs), started only
+# by them. Its store is a private 512 MiB tmpfs: filling it past half makes the broker refuse
+# writes the way it does on a full disk (its own check, `rocketmq.broker.diskSpaceWarningLevelRatio`,
+# run every second once the broker is a minute old), emptying it lets writes in again; its
+# `maxMessageSize` is changed at runtime with `mqadmin updateBrokerConfig`. Mounting needs root.
+LIMIT_STORE="$RMQ/store-limit"
+start_limitbroker() {
+  mkdir -p "$LIMIT_STORE"
+  if ! mountpoint -q "$LIMIT_STORE"; then
+    mount -t tmpfs -o size=512m,mode=0700 obsync-limit "$LIMIT_STORE" \
+      || die "the limit broker's store is a private tmpfs at $LIMIT_STORE: mounting it needs root"
+  fi
+  RMQ_JAVA_OPTS="-Drocketmq.broker.diskSpaceWarningLevelRatio=0.5" \
+    launch_broker "limit broker" broker-limit "$OBSYNC_LIMIT_BROKER_PORT" LimitCluster broker-limit "$LIMIT_STORE" \
+"mappedFileSizeCommitLog=33554432
+cleanResourceInterval=1000
+maxHashSlotNum=50000
+maxIndexNum=200000"
+}
+stop_limitbroker() {
+  stop_recorded "limit broker" "$RMQ/broker-limit.pid" BrokerStartup
+  if mountpoint -q "$LIMIT_STORE"; then umount "$LIMIT_STORE"; fi
+}
+
 # seekdb: an OceanBase-kernel SQL front-end for the catalog tests (scripts/seekdb.sh).
 start_seekdb() { "$OBSYNC_ROOT/scripts/seekdb.sh" start >/dev/null; }
 stop_seekdb() { "$OBSYNC_ROOT/scripts/seekdb.sh" stop; }
@@ -323,5 +348,5 @@ case "$cmd" in
     for (( i=${#components[@]}-1; i>=0; i-- )); do "stop_${components[$i]}"; done ;;
   status) status ;;
   mqadmin) mqadmin "${components[@]}" ;;
-  *) echo "usage: $0 start|stop|status [mariadb|mariadb2|seekdb|namesrv|broker|aclbroker|syncbroker]... | mqadmin ARGS..." >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status [mariadb|mariadb2|seekdb|namesrv|broker|aclbroker|syncbroker|limitbroker]... | mqadmin ARGS..." >&2; exit 2 ;;
 esac

@@ -16,7 +16,7 @@ ensure_toolchain
 started=()
 started_v4=()
 v4=(env OBSYNC_ROCKETMQ_VERSION="$OBSYNC_ROCKETMQ_V4" OBSYNC_BROKER_PORT="$OBSYNC_V4_BROKER_PORT" OBSYNC_ACL_BROKER_PORT="$OBSYNC_V4_ACL_BROKER_PORT"
-    OBSYNC_SYNC_BROKER_PORT="$OBSYNC_V4_SYNC_BROKER_PORT")
+    OBSYNC_SYNC_BROKER_PORT="$OBSYNC_V4_SYNC_BROKER_PORT" OBSYNC_LIMIT_BROKER_PORT="$OBSYNC_V4_LIMIT_BROKER_PORT")
 cleanup() {
   if (( ${#started_v4[@]} )); then "${v4[@]}" scripts/services.sh stop "${started_v4[@]}" || true; fi
   if (( ${#started[@]} )); then scripts/services.sh stop "${started[@]}" || true; fi
@@ -49,13 +49,13 @@ cargo test --workspace -- --test-threads=2
 # The broker-facing tests again on the 4.9 generation many OMS-era clusters run: its brokers on
 # ports of their own beside the 5.x ones, registered with the 5.x name server (obsync's client
 # cannot read a 4.9 name server's routes: README, "Apache RocketMQ versions").
-step "the end-to-end, ordering, crash, restart, ACL, send status and sink error tests on Apache RocketMQ $OBSYNC_ROCKETMQ_V4"
+step "the end-to-end, ordering, crash, restart, ACL, send status, broker limit and sink error tests on Apache RocketMQ $OBSYNC_ROCKETMQ_V4"
 before_v4="$("${v4[@]}" scripts/services.sh status)"
 for s in broker aclbroker; do
   grep -q "^$s running" <<<"$before_v4" || started_v4+=("$s")
 done
 "${v4[@]}" scripts/services.sh start broker aclbroker
 "${v4[@]}" cargo test -p obsync-tests --test end_to_end --test restarts --test sink_errors \
-  --test broker_status --test java_client -- --test-threads=2
+  --test broker_status --test broker_limits --test java_client -- --test-threads=2
 "${v4[@]}" cargo test -p obsync --test crash
 step "all tests passed"

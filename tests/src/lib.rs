@@ -54,6 +54,34 @@ pub fn sync_broker_addr() -> String {
     format!("127.0.0.1:{}", env_or("OBSYNC_SYNC_BROKER_PORT", "20931"))
 }
 
+/// Runs `scripts/services.sh ARGS...` (start or stop a service of a test's own, `mqadmin ...`).
+pub fn services(args: &[&str]) -> anyhow::Result<()> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/services.sh");
+    let status = std::process::Command::new("bash")
+        .arg(script)
+        .args(args)
+        .status()?;
+    anyhow::ensure!(status.success(), "services.sh {args:?} failed");
+    Ok(())
+}
+
+/// The broker of the tests of the broker's own limits (`scripts/services.sh start limitbroker`).
+pub fn limit_broker_addr() -> String {
+    format!("127.0.0.1:{}", env_or("OBSYNC_LIMIT_BROKER_PORT", "20941"))
+}
+
+/// The limit broker's store: a private tmpfs (`scripts/services.sh`), filled by the disk test.
+pub fn limit_broker_store() -> std::path::PathBuf {
+    let services = std::env::var_os("OBSYNC_SERVICES_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".local/share/obsync/services")
+        });
+    let version = env_or("OBSYNC_ROCKETMQ_VERSION", "5.3.3");
+    services.join(format!("rocketmq-{version}/store-limit"))
+}
+
 /// The ACL broker's super user: access key and secret key.
 pub fn acl_keys() -> (String, String) {
     (

@@ -213,6 +213,15 @@ impl Mq {
             .collect()
     }
 
+    /// Sends one message with the Java producer (no retry) and returns the send status
+    /// (`SEND_OK`, ...) or `refused CODE REMARK` when the broker refuses it: a probe of what the
+    /// broker accepts now.
+    pub async fn probe_send(&self, topic: &str, body: &str) -> anyhow::Result<String> {
+        let ns = crate::name_server();
+        let out = run_java(&["send", &ns, topic, body], None).await?;
+        Ok(out.trim().to_string())
+    }
+
     /// Nothing to stop (kept so tests read the same as with a long-lived client).
     pub async fn shutdown(self) {}
 }

@@ -9,23 +9,15 @@
 #![recursion_limit = "256"]
 
 use std::collections::HashSet;
-use std::process::Command;
 use std::time::Duration;
 
 use obsync::status::ProjectState;
 use obsync_tests::agent::Agent;
 use obsync_tests::scene::Scene;
-use obsync_tests::unique;
+use obsync_tests::{services, unique};
 
 const WAIT: Duration = Duration::from_secs(120);
 const ROWS: i64 = 20;
-
-fn services(args: &[&str]) -> anyhow::Result<()> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/services.sh");
-    let status = Command::new("bash").arg(script).args(args).status()?;
-    anyhow::ensure!(status.success(), "services.sh {args:?} failed");
-    Ok(())
-}
 
 /// Stops the sync broker when the test ends, on failure too.
 struct SyncBroker;

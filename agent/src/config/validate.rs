@@ -151,11 +151,13 @@ pub fn validate(
             format!("{} is out of range 1–4096", c.target.in_flight_mb),
         );
     }
-    if !(1024..=(1 << 30)).contains(&c.target.max_message_bytes) {
+    // 64 MiB: the RocketMQ client refuses limits above 128 MiB, and a broker reads requests of at
+    // most 16 MiB unless its `com.rocketmq.remoting.frameMaxLength` is raised.
+    if !(1024..=(64 << 20)).contains(&c.target.max_message_bytes) {
         err(
             "target.max_message_bytes",
             format!(
-                "{} is out of range 1024–1073741824 (the broker's maxMessageSize)",
+                "{} is out of range 1024–67108864 (the broker's maxMessageSize)",
                 c.target.max_message_bytes
             ),
         );

@@ -92,18 +92,15 @@ impl SinkError {
                 x.error_message().map(|m| m.to_string()).unwrap_or_default()
             ),
             None => match e.broker_response_code() {
-                Some(code) => format!("{e} (broker response code {code})"),
+                Some(code) => format!("{e} (broker response code {code}{})", reason(code, bytes)),
                 None => e.to_string(),
             },
         };
         let topic = topic.to_string();
         match code.as_str() {
+            // The broker's size refusal is retried: raising its maxMessageSize at runtime lets the
+            // next attempt through (obsync's own limit and the client's stop the project).
             "broker.operation.failed" => match e.broker_response_code() {
-                Some(13) => SinkError::TooLarge {
-                    topic,
-                    bytes,
-                    detail,
-                },
                 Some(16) => SinkError::Denied { topic, detail },
                 Some(17) => SinkError::MissingTopic {
                     topic,
@@ -124,5 +121,59 @@ impl SinkError {
             },
             _ => SinkError::Transient { topic, detail },
         }
+    }
+}
+
+/// What a broker's answer means, for the codes whose remark (the broker's own words) the
+/// RocketMQ client does not pass on (it keeps only the code).
+fn reason(code: i32, bytes: usize) -> String {
+    match code {
+        // 5.x refuses a batch request over its maxMessageSize this way (a store exception, not
+        // MESSAGE_ILLEGAL as 4.9 does); 4.9's plain ACL refuses a key this way too.
+        1 => format!(
+            ": SYSTEM_ERROR for a request of {bytes} bytes; RocketMQ 5 answers so to a batch larger than its maxMessageSize (raise it, or keep target.max_message_bytes at most it), RocketMQ 4.9 to a wrong ACL key"
+        ),
+        13 => format!(
+            ": MESSAGE_ILLEGAL for a request of {bytes} bytes, larger than the broker's maxMessageSize (RocketMQ 4.9; raise it, or keep target.max_message_bytes at most it)"
+        ),
+        14 => String::from(
+            ": SERVICE_NOT_AVAILABLE, the broker takes no writes now: its disk is full (above its diskSpaceWarningLevelRatio), it is a slave, or it is shutting down",
+        ),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(code: i32) -> SinkError {
+        let e = ClientError::broker_operation_failed("SEND_MESSAGE", code, "remark not kept");
+        SinkError::classify("t", 7 << 20, &e)
+    }
+
+    #[test]
+    fn a_full_disk_is_retried_and_named() {
+        let e = refused(14);
+        assert!(e.is_transient());
+        assert!(e.to_string().contains("its disk is full"), "{e}");
+    }
+
+    #[test]
+    fn a_system_error_names_the_request_size_and_the_broker_s_limit() {
+        let e = refused(1);
+        assert!(e.is_transient());
+        let text = e.to_string();
+        assert!(
+            text.contains("7340032 bytes") && text.contains("maxMessageSize"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_broker_s_size_refusal_is_retried_and_names_its_limit() {
+        let e = refused(13);
+        assert!(e.is_transient());
+        assert!(e.to_string().contains("maxMessageSize"), "{e}");
     }
 }

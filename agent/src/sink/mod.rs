@@ -17,4 +17,4 @@ mod watermark;
 pub use client::RocketMqClient;
 pub use error::SinkError;
 pub use pipeline::{Acked, Pipeline, Released, Window};
-pub use send::{Outgoing, RocketMqSink};
+pub use send::{Outgoing, RocketMqSink, batch_entry_bytes};

@@ -2,7 +2,7 @@
 //! their way, and the checkpoint follows the acknowledgements.
 //!
 //! Shape: one lane task per (topic, queue), fed in submission order, sending batches of up to
-//! 256 messages / 1 MiB with exactly one batch in flight per lane, so one queue's messages are
+//! 256 messages / 1 MiB (less when the broker's limit is smaller) with exactly one batch in flight per lane, so one queue's messages are
 //! stored in the order submitted; lanes run in parallel. A window bounds the messages and bytes
 //! not yet below the acknowledgement watermark (unacknowledged, or acknowledged behind a batch
 //! that is not): [`Pipeline::submit`] waits for room, which back-pressures the source and bounds
@@ -27,7 +27,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
 use super::error::SinkError;
-use super::send::{MAX_BATCH_BYTES, MAX_BATCH_MESSAGES, Outgoing, RocketMqSink};
+use super::send::{MAX_BATCH_MESSAGES, Outgoing, RocketMqSink};
 pub use super::watermark::Released;
 use super::watermark::Watermark;
 use crate::checkpoint::Position;
@@ -83,6 +83,7 @@ impl Shared {
 struct Item {
     batch: u64,
     bytes: usize,
+    wire_bytes: usize,
     kind: usize,
     message: Message,
 }
@@ -150,6 +151,7 @@ impl Pipeline {
             let item = Item {
                 batch,
                 bytes: m.bytes,
+                wire_bytes: m.wire_bytes,
                 kind: m.kind.min(2),
                 message: m.message,
             };
@@ -262,15 +264,16 @@ async fn run_lane(
         let mut messages = Vec::new();
         let mut acks: Vec<(u64, usize)> = Vec::new();
         let mut by_kind = Acked::default();
-        let mut bytes = 0;
+        let mut wire_bytes = 0;
         while let Some(item) = carry.front() {
             if !messages.is_empty()
-                && (messages.len() >= MAX_BATCH_MESSAGES || bytes + item.bytes > MAX_BATCH_BYTES)
+                && (messages.len() >= MAX_BATCH_MESSAGES
+                    || wire_bytes + item.wire_bytes > sink.max_batch_bytes())
             {
                 break;
             }
             let Some(item) = carry.pop_front() else { break };
-            bytes += item.bytes;
+            wire_bytes += item.wire_bytes;
             by_kind.messages[item.kind] += 1;
             by_kind.bytes[item.kind] += item.bytes as u64;
             match acks.last_mut() {
@@ -279,7 +282,7 @@ async fn run_lane(
             }
             messages.push(item.message);
         }
-        let result = sink.send_batch(&topic, &mq, messages, bytes).await;
+        let result = sink.send_batch(&topic, &mq, messages, wire_bytes).await;
         let mut s = shared.lock();
         match result {
             Ok(()) => {

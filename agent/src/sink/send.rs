@@ -16,8 +16,29 @@ use crate::config::TargetConfig;
 
 /// At most this many messages per batch request.
 pub(crate) const MAX_BATCH_MESSAGES: usize = 256;
-/// At most this many body bytes per batch request (the broker's default limit is 4 MiB).
+/// At most this many bytes per batch request (the broker's default limit is 4 MiB); less when
+/// `target.max_message_bytes` is smaller.
 pub(crate) const MAX_BATCH_BYTES: usize = 1 << 20;
+/// Room above `target.max_message_bytes` for the client's own size check of a batch request,
+/// which counts the headers and properties too (the broker keeps 64 KiB the same way).
+const CLIENT_HEADROOM: usize = 64 << 10;
+/// Properties the client adds to each message of a batch (`UNIQ_KEY`, `WAIT`, ...), with room.
+const CLIENT_PROPERTIES: usize = 128;
+
+/// The bytes `message` takes in a batch request as the broker measures it against its
+/// `maxMessageSize` (a batch's whole encoded body, 5.x and 4.9): a 22-byte header per message
+/// (size, magic, body CRC, flag, body length, properties length), the body, the properties as
+/// `key\x01value\x02`, and those the client adds.
+pub fn batch_entry_bytes(message: &Message) -> usize {
+    let properties: usize = message
+        .properties()
+        .as_map()
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 2)
+        .sum();
+    let body = message.body().map_or(0, |b| b.len());
+    22 + body + properties + CLIENT_PROPERTIES
+}
 
 /// One message ready to send, with its topic and queue index.
 #[derive(Debug)]
@@ -26,8 +47,10 @@ pub struct Outgoing {
     pub topic: Arc<str>,
     /// Index into the topic's queue list (see [`RocketMqSink::queue_count`]).
     pub queue: usize,
-    /// Body size, for batching.
+    /// Body size, for the window and the metrics.
     pub bytes: usize,
+    /// Size in a batch request ([`batch_entry_bytes`]), for batching.
+    pub wire_bytes: usize,
     /// The change kind's index (insert 0, update 1, delete 2), for the per-kind metrics.
     pub kind: usize,
     /// The message.
@@ -39,6 +62,7 @@ pub struct RocketMqSink {
     producer: DefaultMQProducer,
     name_server: String,
     queues: HashMap<String, Vec<MessageQueue>>,
+    max_batch_bytes: usize,
 }
 
 impl RocketMqSink {
@@ -68,6 +92,11 @@ impl RocketMqSink {
             .name_server_addr(target.name_server.as_str())
             .send_msg_timeout(u32::try_from(target.send_timeout_ms).unwrap_or(u32::MAX))
             .retry_times_when_send_failed(0)
+            // The client's own check (4 MiB by default) follows obsync's limit, so a message the
+            // broker is set to accept is never refused before it leaves.
+            .max_message_size(
+                u32::try_from(target.max_message_bytes + CLIENT_HEADROOM).unwrap_or(u32::MAX),
+            )
             .build();
         producer
             .start()
@@ -77,6 +106,7 @@ impl RocketMqSink {
             producer,
             name_server: target.name_server.clone(),
             queues: HashMap::new(),
+            max_batch_bytes: MAX_BATCH_BYTES.min(target.max_message_bytes),
         })
     }
 
@@ -152,6 +182,12 @@ impl RocketMqSink {
             .and_then(|qs| qs.get(index))
             .cloned()
             .ok_or_else(|| self.missing(topic))
+    }
+
+    /// The most bytes ([`batch_entry_bytes`]) one batch request carries: never more than the
+    /// broker accepts as one message (`target.max_message_bytes`), which it checks a batch against.
+    pub fn max_batch_bytes(&self) -> usize {
+        self.max_batch_bytes
     }
 
     /// Returns the number of queues of a prepared topic.

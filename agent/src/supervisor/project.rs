@@ -24,7 +24,7 @@ use crate::route::Router;
 use crate::schema::catalog;
 use crate::sink::message_text;
 use crate::sink::queue::queue_for_key;
-use crate::sink::{Acked, Outgoing, Pipeline, RocketMqSink, SinkError, Window};
+use crate::sink::{Acked, Outgoing, Pipeline, RocketMqSink, SinkError, Window, batch_entry_bytes};
 use crate::source::{BinlogReader, SourceEvent, SourceOptions, position_at, start_at};
 use crate::status::{ModuleInfo, ObjectInfo, ProjectInfo, ProjectState, StatusBoard};
 use crate::wasm::{ModuleInstance, WasmEngine, load_spec};
@@ -580,19 +580,6 @@ impl ProjectRunner {
             };
             let queue = queue_for_key(&key, queues);
             let bytes = m.body.len();
-            if bytes > self.config.target.max_message_bytes {
-                return Err(ProjectError::Sink(SinkError::TooLarge {
-                    topic: route.topic.to_string(),
-                    bytes,
-                    detail: format!(
-                        "the message of `{}`.`{}` key {key:?} at {} is larger than target.max_message_bytes ({}); raise it together with the broker's maxMessageSize, or leave the column out (objects.columns)",
-                        route.database,
-                        route.table,
-                        row.meta.position,
-                        self.config.target.max_message_bytes
-                    ),
-                }));
-            }
             // Module-set text is refused with a separator; obsync's own is made separator-free
             // (sink/message_text.rs: nothing can inject or override a property).
             let refused = |detail: String| {
@@ -634,10 +621,26 @@ impl ProjectRunner {
             let message = builder.build().map_err(|e| {
                 ProjectError::Sink(SinkError::Client(format!("cannot build a message: {e}")))
             })?;
+            // Measured as the broker measures it (body, properties and headers in a batch).
+            let wire_bytes = batch_entry_bytes(&message);
+            if wire_bytes > self.config.target.max_message_bytes {
+                return Err(ProjectError::Sink(SinkError::TooLarge {
+                    topic: route.topic.to_string(),
+                    bytes: wire_bytes,
+                    detail: format!(
+                        "the message of `{}`.`{}` key {key:?} at {} is larger than target.max_message_bytes ({}); raise it together with the broker's maxMessageSize, or leave the column out (objects.columns)",
+                        route.database,
+                        route.table,
+                        row.meta.position,
+                        self.config.target.max_message_bytes
+                    ),
+                }));
+            }
             outgoing.push(Outgoing {
                 topic: route.topic.clone(),
                 queue,
                 bytes,
+                wire_bytes,
                 kind: kind_index(row.kind),
                 message,
             });

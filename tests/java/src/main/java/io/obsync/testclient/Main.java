@@ -12,6 +12,7 @@ import java.util.Arrays;
  *                                                           per message (see Consume)
  * show NAMESRV TOPIC WANT TIMEOUT_MS                        the same, for a person (the demo)
  * select-queue QUEUES KEY...                                SelectMessageQueueByHash's queue per key
+ * send NAMESRV TOPIC BODY                                   one message; its status or the refusal
  * </pre>
  *
  * Access keys for a broker with ACL come from OBSYNC_JAVA_ACCESS_KEY / OBSYNC_JAVA_SECRET_KEY
@@ -31,6 +32,7 @@ public final class Main {
         case "consume" -> Consume.run(rest);
         case "show" -> Show.run(rest);
         case "select-queue" -> SelectQueue.run(rest);
+        case "send" -> Send.run(rest);
         default -> throw new IllegalArgumentException(usage());
       }
       System.out.flush();
@@ -46,6 +48,6 @@ public final class Main {
 
   static String usage() {
     return "usage: create-topic NAMESRV BROKER TOPIC QUEUES [KEY=VALUE...] | "
-        + "consume|show NAMESRV TOPIC WANT TIMEOUT_MS | select-queue QUEUES KEY...";
+        + "consume|show NAMESRV TOPIC WANT TIMEOUT_MS | select-queue QUEUES KEY... | send NAMESRV TOPIC BODY";
   }
 }
