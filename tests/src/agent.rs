@@ -13,7 +13,8 @@ pub struct Agent {
     /// The agent's project states.
     pub status: StatusBoard,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), obsync::RunError>>,
+    /// The agent's task; taken by the first call that reports how it ended.
+    task: std::sync::Mutex<Option<JoinHandle<Result<(), obsync::RunError>>>>,
 }
 
 /// How a test agent runs.
@@ -59,7 +60,7 @@ impl Agent {
         Agent {
             status,
             stop: Some(tx),
-            task,
+            task: std::sync::Mutex::new(Some(task)),
         }
     }
 
@@ -72,7 +73,13 @@ impl Agent {
         });
         tokio::select! {
             _ = tokio::time::timeout(timeout, done) => {}
-            _ = wait_finished(&self.task) => anyhow::bail!("agent exited while waiting for {project}"),
+            _ = self.wait_finished() => {
+                let why = match self.take_task() {
+                    Some(task) => format!("{:?}", task.await),
+                    None => "its end was reported before".into(),
+                };
+                anyhow::bail!("agent exited while waiting for {project}: {why}")
+            }
         }
         match self.status.get(project) {
             Some(s) if s.state == ProjectState::Running => Ok(()),
@@ -104,13 +111,30 @@ impl Agent {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
-        self.task.await??;
+        if let Some(task) = self.take_task() {
+            task.await??;
+        }
         Ok(())
     }
 
     /// Returns true when the agent exited by itself.
     pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
+        self.task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_none_or(JoinHandle::is_finished)
+    }
+
+    fn take_task(&self) -> Option<JoinHandle<Result<(), obsync::RunError>>> {
+        self.task.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    async fn wait_finished(&self) {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        while !self.is_finished() {
+            tick.tick().await;
+        }
     }
 }
 
@@ -194,11 +218,4 @@ pub fn project_toml_on_second(
         &format!("port = {}", crate::mysql_port()),
         &format!("port = {}", crate::mysql2_port()),
     )
-}
-
-async fn wait_finished<T>(task: &JoinHandle<T>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    while !task.is_finished() {
-        tick.tick().await;
-    }
 }

@@ -25,6 +25,14 @@ pub enum CheckpointError {
         #[source]
         source: sled::Error,
     },
+    /// Another process (or an agent in this one still shutting down) holds the store's lock.
+    #[error(
+        "checkpoint store {path} is in use by another obsync agent (one data directory per agent)"
+    )]
+    InUse {
+        /// The store directory.
+        path: String,
+    },
     /// A stored checkpoint could not be decoded.
     #[error("checkpoint of project {project:?} is corrupt: {message}")]
     Corrupt {
@@ -43,16 +51,23 @@ pub struct CheckpointStore {
 }
 
 impl CheckpointStore {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`; [`CheckpointError::InUse`] while another agent
+    /// holds it.
     pub fn open(dir: &Path) -> Result<Self, CheckpointError> {
         let path = dir.display().to_string();
         let db = sled::Config::new()
             .path(dir)
             .flush_every_ms(None)
             .open()
-            .map_err(|source| CheckpointError::Store {
-                path: path.clone(),
-                source,
+            .map_err(|source| match source {
+                // sled's words for a store whose lock file another handle holds.
+                sled::Error::Io(e) if e.to_string().contains("could not acquire lock") => {
+                    CheckpointError::InUse { path: path.clone() }
+                }
+                source => CheckpointError::Store {
+                    path: path.clone(),
+                    source,
+                },
             })?;
         Ok(CheckpointStore { db, path })
     }
@@ -131,6 +146,21 @@ impl CheckpointStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_held_by_another_handle_is_in_use_until_it_is_closed() {
+        let dir = std::env::temp_dir().join(format!("obsync-ckpt-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = CheckpointStore::open(&dir).unwrap();
+        let second = CheckpointStore::open(&dir).err();
+        assert!(
+            matches!(&second, Some(CheckpointError::InUse { .. })),
+            "{second:?}"
+        );
+        drop(first);
+        assert!(CheckpointStore::open(&dir).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[tokio::test]
     async fn survives_reopen() {

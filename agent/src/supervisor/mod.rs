@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::alerts::AlertRules;
-use crate::checkpoint::CheckpointStore;
+use crate::checkpoint::{CheckpointError, CheckpointStore};
 use crate::config::load_dir;
 use crate::http::HttpServer;
 use crate::sink::RocketMqClient;
@@ -137,8 +137,9 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         path: opts.data_dir.display().to_string(),
         message: e.to_string(),
     })?;
-    let store =
-        CheckpointStore::open(&opts.data_dir.join("checkpoints")).map_err(RunError::Checkpoint)?;
+    let store = open_store(&opts.data_dir.join("checkpoints"))
+        .await
+        .map_err(RunError::Checkpoint)?;
     let engine =
         WasmEngine::new(Some(&opts.data_dir.join("module-cache"))).map_err(RunError::Wasm)?;
     // The listener comes first, so health and status answer while projects start.
@@ -284,5 +285,27 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// How long a start waits for the checkpoint store of an agent that is still shutting down (a
+/// restart in quick succession) before it reports the store in use.
+const STORE_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// Opens the checkpoint store, waiting up to [`STORE_LOCK_WAIT`] while another agent holds it.
+async fn open_store(dir: &std::path::Path) -> Result<CheckpointStore, CheckpointError> {
+    let deadline = tokio::time::Instant::now() + STORE_LOCK_WAIT;
+    let mut logged = false;
+    loop {
+        match CheckpointStore::open(dir) {
+            Err(CheckpointError::InUse { .. }) if tokio::time::Instant::now() < deadline => {
+                if !logged {
+                    tracing::warn!(store = %dir.display(), "the checkpoint store is locked by another agent; waiting for it");
+                    logged = true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
     }
 }
