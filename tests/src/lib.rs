@@ -65,6 +65,20 @@ pub fn services(args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Sets `key` to `value` on a running broker, as an operator does (`mqadmin updateBrokerConfig`).
+pub fn update_broker_config(broker: &str, key: &str, value: &str) -> anyhow::Result<()> {
+    services(&[
+        "mqadmin",
+        "updateBrokerConfig",
+        "-b",
+        broker,
+        "-k",
+        key,
+        "-v",
+        value,
+    ])
+}
+
 /// The broker of the tests of the broker's own limits (`scripts/services.sh start limitbroker`).
 pub fn limit_broker_addr() -> String {
     format!("127.0.0.1:{}", env_or("OBSYNC_LIMIT_BROKER_PORT", "20941"))

@@ -22,7 +22,7 @@ use obsync::status::ProjectState;
 use obsync_tests::agent::Agent;
 use obsync_tests::mq::Received;
 use obsync_tests::scene::Scene;
-use obsync_tests::{limit_broker_addr, limit_broker_store, services, unique};
+use obsync_tests::{limit_broker_addr, limit_broker_store, services, unique, update_broker_config};
 
 /// Waits here are polls; the broker checks its disk once a minute has passed since its start.
 const WAIT: Duration = Duration::from_secs(180);
@@ -39,29 +39,31 @@ impl Drop for LimitBroker {
 }
 
 fn set_max_message_size(bytes: usize) -> anyhow::Result<()> {
-    let (broker, bytes) = (limit_broker_addr(), bytes.to_string());
-    services(&[
-        "mqadmin",
-        "updateBrokerConfig",
-        "-b",
-        &broker,
-        "-k",
-        "maxMessageSize",
-        "-v",
-        &bytes,
-    ])
+    update_broker_config(&limit_broker_addr(), "maxMessageSize", &bytes.to_string())
 }
 
-/// Writes `s`'s project for `table` → `topic` with `target.max_message_bytes` set.
-fn project(s: &Scene, topic: &str, max_message_bytes: usize) -> anyhow::Result<String> {
-    let name = s.project("t", topic, "")?;
+/// A scene with `table` (DDL of `t`), a topic of `queues` queues on the limit broker and a
+/// running agent with one project for them, `target.max_message_bytes` set.
+async fn started(
+    prefix: &str,
+    table: &str,
+    queues: u32,
+    max_message_bytes: usize,
+) -> anyhow::Result<(Scene, String, String, Agent)> {
+    let (s, _) = Scene::new(prefix, &[table], &[]).await?;
+    let topic = unique(&format!("{prefix}_t"));
+    s.mq.create_topic_on(&limit_broker_addr(), &topic, queues, None)
+        .await?;
+    let name = s.project("t", &topic, "")?;
     let file = s.project_file(&name);
     let text = std::fs::read_to_string(&file)?.replace(
         "[target]\n",
         &format!("[target]\nmax_message_bytes = {max_message_bytes}\n"),
     );
     std::fs::write(&file, text)?;
-    Ok(name)
+    let agent = Agent::start(s.config.path(), s.data.path());
+    agent.wait_running(&name, WAIT).await?;
+    Ok((s, topic, name, agent))
 }
 
 fn ids(msgs: &[Received]) -> Vec<i64> {
@@ -85,18 +87,13 @@ async fn the_broker_s_own_limits_hold_a_project_and_lose_nothing() -> anyhow::Re
 async fn batches_fit_a_lowered_max_message_size() -> anyhow::Result<()> {
     const ROWS: i64 = 300;
     set_max_message_size(128 << 10)?;
-    let (s, _) = Scene::new(
+    let (s, topic, name, agent) = started(
         "limbatch",
-        &["CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(2000))"],
-        &[],
+        "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(2000))",
+        1,
+        128 << 10,
     )
     .await?;
-    let topic = unique("limbatch_t");
-    s.mq.create_topic_on(&limit_broker_addr(), &topic, 1, None)
-        .await?;
-    let name = project(&s, &topic, 128 << 10)?;
-    let agent = Agent::start(s.config.path(), s.data.path());
-    agent.wait_running(&name, WAIT).await?;
     let values: Vec<String> = (1..=ROWS)
         .map(|i| format!("({i}, REPEAT('a', 1000))"))
         .collect();
@@ -121,18 +118,13 @@ async fn batches_fit_a_lowered_max_message_size() -> anyhow::Result<()> {
 /// to 8 MiB at runtime, the broker takes the rest.
 async fn messages_up_to_the_broker_s_limit_pass_and_larger_ones_stop() -> anyhow::Result<()> {
     set_max_message_size(6 * MIB)?;
-    let (s, _) = Scene::new(
+    let (s, topic, name, agent) = started(
         "limsize",
-        &["CREATE TABLE t (id INT PRIMARY KEY, v LONGTEXT)"],
-        &[],
+        "CREATE TABLE t (id INT PRIMARY KEY, v LONGTEXT)",
+        1,
+        8 * MIB,
     )
     .await?;
-    let topic = unique("limsize_t");
-    s.mq.create_topic_on(&limit_broker_addr(), &topic, 1, None)
-        .await?;
-    let name = project(&s, &topic, 8 * MIB)?;
-    let agent = Agent::start(s.config.path(), s.data.path());
-    agent.wait_running(&name, WAIT).await?;
     s.sql(&[
         "INSERT INTO t VALUES (1, 'small')",
         &format!("INSERT INTO t VALUES (2, REPEAT('x', {}))", 5 * MIB),
@@ -182,16 +174,11 @@ async fn messages_up_to_the_broker_s_limit_pass_and_larger_ones_stop() -> anyhow
 /// meanwhile wait; none is acknowledged, none lost; once space is freed they arrive once each.
 async fn a_full_disk_holds_the_project_until_space_returns() -> anyhow::Result<()> {
     const ROWS: i64 = 40;
-    let (s, _) = Scene::new("limdisk", &["CREATE TABLE t (id INT PRIMARY KEY)"], &[]).await?;
-    let topic = unique("limdisk_t");
-    s.mq.create_topic_on(&limit_broker_addr(), &topic, 2, None)
-        .await?;
+    let (s, topic, name, agent) =
+        started("limdisk", "CREATE TABLE t (id INT PRIMARY KEY)", 2, 4 * MIB).await?;
     let probe = unique("limdisk_probe");
     s.mq.create_topic_on(&limit_broker_addr(), &probe, 1, None)
         .await?;
-    let name = project(&s, &topic, 4 * MIB)?;
-    let agent = Agent::start(s.config.path(), s.data.path());
-    agent.wait_running(&name, WAIT).await?;
     let start = agent.status.get(&name).and_then(|p| p.position);
     s.sql(&["INSERT INTO t VALUES (1)"]).await?;
     // Row 1 acknowledged and its checkpoint stored: a later restart does not send it again.

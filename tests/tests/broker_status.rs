@@ -14,7 +14,7 @@ use std::time::Duration;
 use obsync::status::ProjectState;
 use obsync_tests::agent::Agent;
 use obsync_tests::scene::Scene;
-use obsync_tests::{services, unique};
+use obsync_tests::{services, unique, update_broker_config};
 
 const WAIT: Duration = Duration::from_secs(120);
 const ROWS: i64 = 20;
@@ -64,16 +64,7 @@ async fn a_status_other_than_send_ok_is_not_an_acknowledgement() -> anyhow::Resu
     let v5 = !std::env::var("OBSYNC_ROCKETMQ_VERSION").is_ok_and(|v| v.starts_with("4."));
     if v5 {
         // The replica requirement lifted at runtime: the next retry is acknowledged.
-        services(&[
-            "mqadmin",
-            "updateBrokerConfig",
-            "-b",
-            &broker,
-            "-k",
-            "inSyncReplicas",
-            "-v",
-            "1",
-        ])?;
+        update_broker_config(&broker, "inSyncReplicas", "1")?;
         agent
             .wait_for(&project, "running past the rows", WAIT, |p| {
                 p.state == ProjectState::Running && p.position != start
