@@ -6,7 +6,9 @@
 //! - text, ENUM, SET: strings; JSON columns: a string holding the JSON text;
 //! - binary, BLOB, BIT: Base64 strings;
 //! - DATE `YYYY-MM-DD`, TIME `[-]HH:mm:ss[.f]`, DATETIME `YYYY-MM-DD HH:mm:ss[.f]` (fraction
-//!   without trailing zeros), TIMESTAMP `seconds[.f]` as a string; zero dates are printed as is.
+//!   without trailing zeros), TIMESTAMP `seconds[.f]` as a string; zero dates are printed as is,
+//!   and the zero TIMESTAMP (`0000-00-00 00:00:00`, stored as second 0: no valid TIMESTAMP is
+//!   1970-01-01 00:00:00 UTC) as the spec's invalid time, [`ZERO_TIMESTAMP`].
 
 use base64::Engine as _;
 use std::fmt::Write as _;
@@ -57,8 +59,20 @@ pub fn datetime(
     )
 }
 
-/// Renders a TIMESTAMP as `seconds[.f]`.
+/// What OMS writes for a TIMESTAMP that is not a valid time: the zero TIMESTAMP.
+pub const ZERO_TIMESTAMP: &str = "0000-00-00 00:00:00";
+
+/// Whether a TIMESTAMP value is the zero TIMESTAMP (MySQL stores it as second 0, which no valid
+/// TIMESTAMP is: they start at second 1).
+pub fn is_zero_timestamp(seconds: i64, micros: u32) -> bool {
+    seconds == 0 && micros == 0
+}
+
+/// Renders a TIMESTAMP as `seconds[.f]`, the zero TIMESTAMP as [`ZERO_TIMESTAMP`].
 pub fn timestamp(seconds: i64, micros: u32) -> String {
+    if is_zero_timestamp(seconds, micros) {
+        return ZERO_TIMESTAMP.to_string();
+    }
     format!("{seconds}{}", fraction(micros))
 }
 
@@ -246,6 +260,9 @@ fn write_view(w: &mut JsonWriter, v: ValueRef<'_>) {
             w.fraction(micros);
             w.raw("\"");
         }
+        ValueRef::Timestamp { seconds, micros } if is_zero_timestamp(seconds, micros) => {
+            w.string(ZERO_TIMESTAMP)
+        }
         ValueRef::Timestamp { seconds, micros } => {
             w.raw("\"");
             w.i64(seconds);
@@ -323,6 +340,8 @@ mod tests {
         );
         assert_eq!(timestamp(1606233662, 12345), "1606233662.012345");
         assert_eq!(timestamp(1606233662, 500000), "1606233662.5");
+        assert_eq!(timestamp(0, 0), "0000-00-00 00:00:00");
+        assert_eq!(timestamp(1, 0), "1");
     }
 
     #[test]

@@ -241,7 +241,7 @@ pub async fn table_schema(
             );
             let collation_id = match collation {
                 Some(id) => u16::try_from(id).unwrap_or(0),
-                None if binary_string => super::table_map::BINARY_CHARSET,
+                None if binary_string => super::charset::BINARY_COLLATION,
                 None => 0,
             };
             CatalogColumn {

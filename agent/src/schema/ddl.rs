@@ -13,7 +13,7 @@
 //! the table's default, and [`apply`] declines when that default is unknown.
 
 use super::catalog::{CatalogColumn, CatalogTable};
-use super::table_map::BINARY_CHARSET;
+use super::charset::BINARY_COLLATION;
 
 /// A table name as written: database (or the statement's default) and table.
 pub type Name = (String, String);
@@ -226,55 +226,17 @@ impl P {
     }
 }
 
-/// Collation id of a character set's default collation, as `information_schema.COLLATIONS`
-/// numbers it; `None` for a character set this reader does not know (the DDL is then not
-/// followed and the table is read from the catalog: a guessed charset would garble its text).
+/// Collation id of a character set's default collation; `None` for a character set no server
+/// defines (the DDL is then not followed and the table is read from the catalog: a guessed
+/// charset would garble its text).
 fn charset_id(charset: &str) -> Option<u16> {
-    Some(match charset.to_ascii_lowercase().as_str() {
-        "binary" => BINARY_CHARSET,
-        "big5" => 1,
-        "latin2" => 9,
-        "latin1" => 8,
-        "ascii" => 11,
-        "ujis" => 12,
-        "sjis" => 13,
-        "euckr" => 19,
-        "gb2312" => 24,
-        "gbk" => 28,
-        "utf8" | "utf8mb3" => 33,
-        "ucs2" => 35,
-        "utf8mb4" => 45,
-        "cp1251" => 51,
-        "utf16" => 54,
-        "utf16le" => 56,
-        "utf32" => 60,
-        "gb18030" => 248,
-        _ => return None,
-    })
+    super::charset::default_collation(charset)
 }
 
-/// Collation id of a collation: the common ones exactly (as `information_schema.COLLATIONS`
-/// numbers them), any other as its character set's default (what decoding needs), `None` when
+/// Collation id of a collation (any of the same character set decodes the same); `None` when
 /// its character set is unknown.
 fn collation_id(collation: &str) -> Option<u16> {
-    let c = collation.to_ascii_lowercase();
-    Some(match c.as_str() {
-        "binary" => BINARY_CHARSET,
-        "utf8mb4_general_ci" => 45,
-        "utf8mb4_bin" => 46,
-        "utf8mb4_unicode_ci" => 224,
-        "utf8mb4_0900_ai_ci" => 255,
-        "utf8mb4_0900_bin" => 309,
-        "utf8_general_ci" | "utf8mb3_general_ci" => 33,
-        "utf8_bin" | "utf8mb3_bin" => 83,
-        "latin1_swedish_ci" => 8,
-        "latin1_bin" => 47,
-        "ascii_general_ci" => 11,
-        "ascii_bin" => 65,
-        "gbk_chinese_ci" => 28,
-        "gbk_bin" => 87,
-        _ => return charset_id(c.split('_').next().unwrap_or("")),
-    })
+    super::charset::collation_by_name(collation)
 }
 
 /// The collation of a character column added by `ALTER TABLE` without its own: the table's
@@ -382,7 +344,7 @@ fn column(p: &mut P, name: String, table_charset: Option<u16>) -> Option<(Catalo
         "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob"
     );
     let collation_id = if binary_type {
-        BINARY_CHARSET
+        BINARY_COLLATION
     } else if string_type {
         charset.or(table_charset)?
     } else if data_type == "json" {
@@ -809,7 +771,7 @@ mod tests {
         assert!(t.columns[0].unsigned() && !t.columns[0].nullable);
         assert_eq!(t.columns[1].collation_id, 8);
         assert_eq!(t.columns[2].members(), ["r", "g's"]);
-        assert_eq!(t.columns[3].collation_id, BINARY_CHARSET);
+        assert_eq!(t.columns[3].collation_id, BINARY_COLLATION);
         assert_eq!(t.columns[4].column_type, "decimal(65,30)");
         let inline = created("create table t (k bigint primary key, v text) charset latin1");
         assert_eq!(inline.primary_key, [0]);
@@ -904,7 +866,7 @@ mod tests {
         }
         let numbers = created("CREATE TABLE t (id INT PRIMARY KEY, b VARBINARY(4))");
         assert_eq!(numbers.default_collation, 0);
-        assert_eq!(numbers.columns[1].collation_id, BINARY_CHARSET);
+        assert_eq!(numbers.columns[1].collation_id, BINARY_COLLATION);
     }
 
     #[test]

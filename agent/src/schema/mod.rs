@@ -9,6 +9,8 @@
 //! catalog path refuses a catalog whose columns do not match the event's.
 
 pub mod catalog;
+pub mod charset;
+mod charset_tables;
 pub mod ddl;
 pub mod history;
 mod table_map;

@@ -9,10 +9,8 @@ use mysql_common::constants::ColumnType as MyType;
 use obsync_sdk::ColumnType;
 
 use super::catalog::CatalogTable;
+use super::charset::{self, BINARY_COLLATION};
 use super::{SchemaError, SourceColumn, SourceTable};
-
-/// The binary collation id.
-pub const BINARY_CHARSET: u16 = 63;
 
 /// Builds a table from a TABLE_MAP event; fails when the event has no column names.
 pub fn from_table_map(tme: &TableMapEvent<'_>) -> Result<SourceTable, SchemaError> {
@@ -44,20 +42,21 @@ fn build(tme: &TableMapEvent<'_>, unnamed: bool) -> Result<SourceTable, SchemaEr
         .map(|r| r.map(|i| i as usize))
         .collect::<Result<_, _>>()
         .map_err(|e| bad(e.to_string()))?;
-    let mut enums: Vec<Vec<String>> = Vec::new();
-    let mut sets: Vec<Vec<String>> = Vec::new();
+    // Members as the server stored them: bytes in the column's charset, decoded per column.
+    let mut enums: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut sets: Vec<Vec<Vec<u8>>> = Vec::new();
     for field in tme.iter_optional_meta() {
         match field.map_err(|e| bad(e.to_string()))? {
             OptionalMetadataField::EnumStrValue(v) => {
                 for e in v.iter_values() {
                     let e = e.map_err(|e| bad(e.to_string()))?;
-                    enums.push(e.values().iter().map(|s| s.value().into_owned()).collect());
+                    enums.push(e.values().iter().map(|s| s.value_raw().to_vec()).collect());
                 }
             }
             OptionalMetadataField::SetStrValue(v) => {
                 for s in v.iter_values() {
                     let s = s.map_err(|e| bad(e.to_string()))?;
-                    sets.push(s.values().iter().map(|x| x.value().into_owned()).collect());
+                    sets.push(s.values().iter().map(|x| x.value_raw().to_vec()).collect());
                 }
             }
             _ => {}
@@ -95,15 +94,26 @@ fn build(tme: &TableMapEvent<'_>, unnamed: bool) -> Result<SourceTable, SchemaEr
                 });
             }
         };
+        let members = |all: &[Vec<Vec<u8>>], k: usize| -> Result<Vec<String>, SchemaError> {
+            all.get(k)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|m| {
+                    charset::decode_text(m.clone(), charset)
+                        .map_err(|e| bad(format!("column `{name}`: member: {e}")))
+                })
+                .collect()
+        };
         let enum_values = if binlog_type == MyType::MYSQL_TYPE_ENUM {
             enum_i += 1;
-            enums.get(enum_i - 1).cloned().unwrap_or_default()
+            members(&enums, enum_i - 1)?
         } else {
             Vec::new()
         };
         let set_values = if binlog_type == MyType::MYSQL_TYPE_SET {
             set_i += 1;
-            sets.get(set_i - 1).cloned().unwrap_or_default()
+            members(&sets, set_i - 1)?
         } else {
             Vec::new()
         };
@@ -335,7 +345,7 @@ fn check_meta(t: MyType, meta: &[u8]) -> Result<(), String> {
 /// Maps a binlog type and charset to a type family.
 fn family(t: MyType, charset: u16) -> ColumnType {
     use MyType::*;
-    let binary = charset == BINARY_CHARSET;
+    let binary = charset == BINARY_COLLATION;
     match t {
         MYSQL_TYPE_TINY => ColumnType::TinyInt,
         MYSQL_TYPE_SHORT => ColumnType::SmallInt,

@@ -3,9 +3,15 @@
 //!
 //! Fixes applied over the parser: signed MEDIUMINT is sign-extended, YEAR 0 stays 0, unsigned
 //! integers are widened from their signed bit pattern, TIMESTAMP text becomes seconds and
-//! microseconds, ENUM/SET become their strings, text is decoded from its column charset.
+//! microseconds, ENUM/SET become their strings. Read here directly, not by the parser: strings
+//! and blobs, `BINARY(n)` re-padded with the 0x00 bytes the image drops, integers, floats,
+//! DECIMAL, DATETIME2, TIMESTAMP2 and TIME/TIME2 (every precision and sign: the parser
+//! underflows on a negative fraction).
+//! Text is decoded from its column's character set into UTF-8 ([`charset`]); text that cannot
+//! be decoded is an error naming the column, never bytes passed on.
 //! A partial JSON update (MySQL `PARTIAL_UPDATE_ROWS`) is applied to the before image, so the
-//! after image always holds whole documents. MariaDB `COMPRESSED` column values are inflated. A malformed image returns an error; nothing here panics on bad bytes.
+//! after image always holds whole documents. MariaDB `COMPRESSED` column values are inflated.
+//! A malformed image returns an error; nothing here panics on bad bytes.
 
 use mysql_common::binlog::events::RowsEventData;
 use mysql_common::binlog::value::BinlogValue;
@@ -15,6 +21,7 @@ use mysql_common::value::Value as MyValue;
 use obsync_sdk::{ColumnType, Value};
 
 use super::{json_diff, mariadb_compression};
+use crate::schema::charset::{self, BINARY_COLLATION};
 use crate::schema::{SourceColumn, SourceTable};
 
 /// A decoded row change: (before image, after image), each a full row in column order.
@@ -164,6 +171,32 @@ fn decode_image<'a>(
             out.push(bytes(value, c).map_err(|e| format!("column `{}`: {e}", c.name))?);
             continue;
         }
+        if let Some((prefix, max_len)) = fixed_string(c) {
+            // CHAR and BINARY: a length, then the bytes; BINARY(n) padded back to n bytes.
+            let mut value = buf
+                .checked_eat(prefix)
+                .and_then(|len| {
+                    let n = len
+                        .iter()
+                        .rev()
+                        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+                    buf.checked_eat(n)
+                })
+                .ok_or_else(|| format!("column `{}`: {}", c.name, truncated()))?
+                .to_vec();
+            if c.column_type == ColumnType::Binary && value.len() < max_len {
+                value.resize(max_len, 0);
+            }
+            out.push(bytes(value, c).map_err(|e| format!("column `{}`: {e}", c.name))?);
+            continue;
+        }
+        if let Some(size) = time_size(c) {
+            let raw = buf
+                .checked_eat(size)
+                .ok_or_else(|| format!("column `{}`: {}", c.name, truncated()))?;
+            out.push(time_value(raw, c));
+            continue;
+        }
         if let Some(size) = fixed_size(c) {
             // Integers, FLOAT, DOUBLE and DATETIME2 read directly: the generic parser goes
             // through its own value type first.
@@ -221,6 +254,103 @@ fn length_prefix(c: &SourceColumn) -> Option<usize> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// For a CHAR or BINARY column (binlog type STRING, real type STRING; not ENUM or SET): the
+/// size of the length before its value (1 or 2 bytes) and the column's length in bytes.
+fn fixed_string(c: &SourceColumn) -> Option<(usize, usize)> {
+    if c.binlog_type != MyType::MYSQL_TYPE_STRING
+        || !matches!(c.column_type, ColumnType::Char | ColumnType::Binary)
+    {
+        return None;
+    }
+    let (b0, b1) = (*c.meta.first()?, *c.meta.get(1)?);
+    // MySQL's `Field_string::do_save_field_metadata`: lengths over 255 keep their two high
+    // bits, inverted, in bits 4–5 of the real type.
+    let (real_type, max_len) = if b0 & 0x30 != 0x30 {
+        (
+            b0 | 0x30,
+            usize::from(b1) | (usize::from((b0 & 0x30) ^ 0x30) << 4),
+        )
+    } else {
+        (b0, usize::from(b1))
+    };
+    (real_type == u8::from(MyType::MYSQL_TYPE_STRING))
+        .then_some((if max_len > 255 { 2 } else { 1 }, max_len))
+}
+
+/// The size of a TIME2 (3 bytes and `ceil(fsp / 2)` of fraction) or old-format TIME (3 bytes)
+/// value; `None` for every other column.
+fn time_size(c: &SourceColumn) -> Option<usize> {
+    match c.binlog_type {
+        MyType::MYSQL_TYPE_TIME2 => {
+            // The table map guarantees a precision of 0–6 (`check_meta`).
+            let fsp = c.meta.first().copied().unwrap_or(0);
+            (fsp <= 6).then(|| 3 + usize::from(fsp.div_ceil(2)))
+        }
+        MyType::MYSQL_TYPE_TIME => Some(3),
+        _ => None,
+    }
+}
+
+/// A TIME2 or old TIME value from exactly [`time_size`] bytes.
+fn time_value(raw: &[u8], c: &SourceColumn) -> Value {
+    if c.binlog_type == MyType::MYSQL_TYPE_TIME {
+        // Old format: a signed little-endian integer, ±HHHMMSS.
+        let v = raw
+            .iter()
+            .take(3)
+            .rev()
+            .fold(0i32, |acc, &b| (acc << 8) | i32::from(b));
+        let v = (v << 8) >> 8;
+        let a = v.unsigned_abs();
+        return Value::Time {
+            negative: v < 0,
+            hours: a / 10_000,
+            minutes: (a / 100 % 100) as u8,
+            seconds: (a % 100) as u8,
+            micros: 0,
+        };
+    }
+    time2(raw)
+}
+
+/// A TIME2 value (MySQL's `my_time_packed_from_binary` then `TIME_from_longlong_time_packed`):
+/// 3 big-endian bytes offset by 2^23 holding hour (10 bits), minute and second, then 0–3
+/// big-endian bytes of fraction; a negative time stores its fraction counted back from the
+/// next second, so one second is given back to the integer part.
+fn time2(raw: &[u8]) -> Value {
+    let be = |b: &[u8]| b.iter().fold(0i64, |acc, &x| (acc << 8) | i64::from(x));
+    let frac = raw.get(3..).unwrap_or_default();
+    let packed = if frac.len() == 3 {
+        // Precision 5–6: the six bytes as one number offset by 2^47.
+        be(raw) - 0x8000_0000_0000
+    } else {
+        let mut int_part = be(raw.get(..3).unwrap_or_default()) - 0x80_0000;
+        let (mut f, unit, wrap) = match frac.len() {
+            1 => (i64::from(frac[0]), 10_000, 0x100),
+            2 => (
+                i64::from(u16::from_be_bytes([frac[0], frac[1]])),
+                100,
+                0x1_0000,
+            ),
+            _ => (0, 0, 0),
+        };
+        if int_part < 0 && f != 0 {
+            int_part += 1;
+            f -= wrap;
+        }
+        (int_part << 24) + f * unit
+    };
+    let a = packed.unsigned_abs();
+    let hms = a >> 24;
+    Value::Time {
+        negative: packed < 0,
+        hours: ((hms >> 12) % (1 << 10)) as u32,
+        minutes: ((hms >> 6) % (1 << 6)) as u8,
+        seconds: (hms % (1 << 6)) as u8,
+        micros: (a % (1 << 24)) as u32,
     }
 }
 
@@ -533,7 +663,7 @@ fn bytes(b: Vec<u8>, c: &SourceColumn) -> Result<Value, String> {
         ColumnType::Json => {
             Value::Json(String::from_utf8(b).map_err(|_| "json text is not utf-8")?)
         }
-        _ => text(b, c.charset),
+        _ => text(b, c)?,
     })
 }
 
@@ -550,30 +680,14 @@ fn set_text(bitmap: &[u8], c: &SourceColumn) -> String {
     out
 }
 
-/// Latin-1 family collation ids (MySQL's latin1 is Windows-1252; bytes 0x80–0x9f map through it).
-const LATIN1_COLLATIONS: &[u16] = &[5, 8, 15, 31, 47, 48, 49, 94];
-
-/// Decodes text bytes in a column charset; bytes that are not valid in it stay bytes.
-fn text(b: Vec<u8>, charset: u16) -> Value {
-    if LATIN1_COLLATIONS.contains(&charset) {
-        return Value::Text(b.iter().map(|&x| cp1252(x)).collect());
+/// Text bytes of a character column: decoded from its charset, or bytes for a binary one.
+fn text(b: Vec<u8>, c: &SourceColumn) -> Result<Value, String> {
+    if c.charset == BINARY_COLLATION {
+        return Ok(Value::Bytes(b));
     }
-    match String::from_utf8(b) {
-        Ok(s) => Value::Text(s),
-        Err(e) => Value::Bytes(e.into_bytes()),
-    }
-}
-
-fn cp1252(b: u8) -> char {
-    const HIGH: [char; 32] = [
-        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
-        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
-        'ž', 'Ÿ',
-    ];
-    match b {
-        0x80..=0x9f => HIGH[(b - 0x80) as usize],
-        _ => b as char,
-    }
+    charset::decode_text(b, c.charset)
+        .map(Value::Text)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -918,14 +1032,185 @@ mod tests {
 
     #[test]
     fn decodes_text_by_charset() {
+        let mut c = col(ColumnType::VarChar, false);
+        c.charset = 8;
         assert_eq!(
-            text(vec![0x63, 0x61, 0x66, 0xe9], 8),
-            Value::Text("café".into())
+            text(vec![0x63, 0x61, 0x66, 0xe9], &c),
+            Ok(Value::Text("café".into()))
+        );
+        c.charset = 28;
+        assert_eq!(
+            text(vec![0xd6, 0xd0, 0xce, 0xc4], &c),
+            Ok(Value::Text("中文".into()))
+        );
+        c.charset = 224;
+        assert_eq!(
+            text("中文😀".as_bytes().to_vec(), &c),
+            Ok(Value::Text("中文😀".into()))
+        );
+        // Not valid in its charset: an error, never bytes passed on as Base64.
+        assert!(text(vec![0xff, 0xfe], &c).unwrap_err().contains("utf8mb4"));
+        c.charset = 5000;
+        assert!(
+            text(b"x".to_vec(), &c)
+                .unwrap_err()
+                .contains("collation id 5000")
+        );
+        c.charset = BINARY_COLLATION;
+        assert_eq!(text(vec![0xff], &c), Ok(Value::Bytes(vec![0xff])));
+    }
+
+    /// MySQL's writer (`TIME_to_longlong_time_packed`, `my_time_packed_to_binary`), ported.
+    fn time2_bytes(negative: bool, h: u32, m: u32, s: u32, micros: u32, fsp: u8) -> Vec<u8> {
+        let hms = (i64::from(h) << 12) | (i64::from(m) << 6) | i64::from(s);
+        let mut nr = (hms << 24) + i64::from(micros);
+        if negative {
+            nr = -nr;
+        }
+        let int_part = nr >> 24;
+        let frac_part = nr % (1 << 24);
+        let int3 = |v: i64| (v as u32).to_be_bytes()[1..].to_vec();
+        match fsp {
+            0 => int3(0x80_0000 + int_part),
+            1 | 2 => {
+                let mut b = int3(0x80_0000 + int_part);
+                b.push((frac_part / 10_000) as i8 as u8);
+                b
+            }
+            3 | 4 => {
+                let mut b = int3(0x80_0000 + int_part);
+                b.extend(((frac_part / 100) as i16).to_be_bytes());
+                b
+            }
+            _ => ((nr + 0x8000_0000_0000) as u64).to_be_bytes()[2..].to_vec(),
+        }
+    }
+
+    #[test]
+    fn time2_decodes_every_precision_and_sign() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for fsp in 0..=6u8 {
+            let unit = 10u32.pow(6 - u32::from(fsp));
+            let mut cases = vec![
+                (false, 0, 0, 0, 0),
+                (true, 0, 0, 1, 500_000 / unit * unit),
+                (true, 0, 0, 0, if fsp == 0 { 0 } else { unit }),
+                (true, 838, 59, 59, 0),
+                (false, 838, 59, 59, 0),
+                (true, 0, 0, 0, 0),
+            ];
+            for _ in 0..2000 {
+                cases.push((
+                    next(2) == 1,
+                    next(839) as u32,
+                    next(60) as u32,
+                    next(60) as u32,
+                    if fsp == 0 {
+                        0
+                    } else {
+                        next(1_000_000) as u32 / unit * unit
+                    },
+                ));
+            }
+            for (neg, h, m, s, us) in cases {
+                let raw = time2_bytes(neg, h, m, s, us, fsp);
+                let zero = h == 0 && m == 0 && s == 0 && us == 0;
+                assert_eq!(
+                    time2(&raw),
+                    Value::Time {
+                        negative: neg && !zero,
+                        hours: h,
+                        minutes: m as u8,
+                        seconds: s as u8,
+                        micros: us,
+                    },
+                    "fsp {fsp} {raw:x?}"
+                );
+            }
+        }
+        // Known bytes from MySQL's comment: 7FFFFE.F6 is -00:00:01.10.
+        assert_eq!(
+            time2(&[0x7f, 0xff, 0xfe, 0xf6]),
+            Value::Time {
+                negative: true,
+                hours: 0,
+                minutes: 0,
+                seconds: 1,
+                micros: 100_000
+            }
+        );
+    }
+
+    #[test]
+    fn old_time_beyond_255_hours() {
+        let c = SourceColumn {
+            binlog_type: MyType::MYSQL_TYPE_TIME,
+            ..col(ColumnType::Time, false)
+        };
+        let raw = |v: i32| v.to_le_bytes()[..3].to_vec();
+        assert_eq!(
+            time_value(&raw(-8_385_959), &c),
+            Value::Time {
+                negative: true,
+                hours: 838,
+                minutes: 59,
+                seconds: 59,
+                micros: 0
+            }
         );
         assert_eq!(
-            text("中文😀".as_bytes().to_vec(), 224),
-            Value::Text("中文😀".into())
+            time_value(&raw(3_000_102), &c),
+            Value::Time {
+                negative: false,
+                hours: 300,
+                minutes: 1,
+                seconds: 2,
+                micros: 0
+            }
         );
-        assert_eq!(text(vec![0xff, 0xfe], 224), Value::Bytes(vec![0xff, 0xfe]));
+    }
+
+    #[test]
+    fn binary_is_padded_to_its_length() {
+        let c = SourceColumn {
+            binlog_type: MyType::MYSQL_TYPE_STRING,
+            meta: vec![0xfe, 4],
+            charset: BINARY_COLLATION,
+            ..col(ColumnType::Binary, false)
+        };
+        assert_eq!(fixed_string(&c), Some((1, 4)));
+        // CHAR(200) in utf8mb4: 800 bytes, two length bytes.
+        let wide = SourceColumn {
+            binlog_type: MyType::MYSQL_TYPE_STRING,
+            meta: vec![0xce, 0x20],
+            ..col(ColumnType::Char, false)
+        };
+        assert_eq!(fixed_string(&wide), Some((2, 800)));
+        // ENUM stored as STRING: not a string value.
+        let e = SourceColumn {
+            binlog_type: MyType::MYSQL_TYPE_STRING,
+            meta: vec![0xf7, 1],
+            ..col(ColumnType::Enum, false)
+        };
+        assert_eq!(fixed_string(&e), None);
+        let t = SourceTable {
+            database: "d".into(),
+            table: "t".into(),
+            columns: vec![c],
+            primary_key: vec![],
+        };
+        // One present column, not NULL, 2 bytes stored of BINARY(4).
+        let image = [0x00, 0x02, 0xab, 0x00];
+        let mut buf = ParseBuf(&image);
+        assert_eq!(
+            decode_image(&mut buf, &t, &[true], None, 0),
+            Ok(vec![Value::Bytes(vec![0xab, 0, 0, 0])])
+        );
     }
 }
