@@ -56,6 +56,9 @@ fn build_wasm_modules(modules: &[(&str, &str, &str)]) {
         let path = target_dir.join("wasm32-unknown-unknown").join("wasm").join(file);
         assert!(path.exists(), "missing built module {}", path.display());
         println!("cargo:rustc-env={var}={}", path.display());
+        // A module removed or rebuilt elsewhere (another checkout sharing the target directory)
+        // runs this script again instead of embedding a stale or missing file.
+        println!("cargo:rerun-if-changed={}", path.display());
     }
 }
 

@@ -88,6 +88,8 @@ fn batch(rows: usize) -> FormatBatch {
                 index_in_transaction: id as u32,
                 dedupe_key: format!("0-1-12345#{id}"),
                 server_id: 1,
+                sequence_in_transaction: id as u32 + 1,
+                stream_sequence: 170_921_009_600_000 + id,
             },
         })
         .collect();

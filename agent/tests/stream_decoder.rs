@@ -25,6 +25,7 @@ fn decode(name: &str) -> Result<Vec<SourceEvent>, String> {
         offset: 4,
         gtid: None,
         timestamp: 0,
+        sequence: 0,
     };
     let history =
         SchemaHistory::load(db.open_tree("s").expect("tree"), (name, 4)).expect("history");

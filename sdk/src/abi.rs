@@ -53,6 +53,9 @@ pub struct FormatOptions {
     pub now_ms: u64,
     /// The offset from UTC, in seconds, for formats that print local wall-clock times.
     pub utc_offset_seconds: i32,
+    /// The OceanBase tenant of the source, for formats whose database field is
+    /// `{tenant}.{database}` on OceanBase (Default); `None` for MySQL and MariaDB.
+    pub tenant: Option<String>,
 }
 
 /// The input of one format or filter call.

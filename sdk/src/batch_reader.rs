@@ -284,6 +284,8 @@ impl<'a> Reader<'a> {
     fn meta(&mut self) -> Option<MetaRef<'a>> {
         let (mut ts, mut tx, mut pos, mut idx, mut key, mut sid) =
             (None, None, None, None, None, None);
+        // Numbered by hosts since the stream sequence was added; 0 from older ones.
+        let (mut seq, mut stream) = (None, None);
         for _ in 0..self.map_len()? {
             match self.str()? {
                 "timestamp" => once(&mut ts, self.int()?)?,
@@ -292,6 +294,8 @@ impl<'a> Reader<'a> {
                 "index_in_transaction" => once(&mut idx, self.int()?)?,
                 "dedupe_key" => once(&mut key, self.str()?)?,
                 "server_id" => once(&mut sid, self.int()?)?,
+                "sequence_in_transaction" => once(&mut seq, self.int()?)?,
+                "stream_sequence" => once(&mut stream, self.int()?)?,
                 _ => self.skip()?,
             }
         }
@@ -302,6 +306,8 @@ impl<'a> Reader<'a> {
             index_in_transaction: idx?,
             dedupe_key: key?,
             server_id: sid?,
+            sequence_in_transaction: seq.unwrap_or(0),
+            stream_sequence: stream.unwrap_or(0),
         })
     }
 
@@ -436,6 +442,8 @@ fn owned(row: RowRef<'_, '_>) -> RowChange {
             index_in_transaction: m.index_in_transaction,
             dedupe_key: m.dedupe_key.to_owned(),
             server_id: m.server_id,
+            sequence_in_transaction: m.sequence_in_transaction,
+            stream_sequence: m.stream_sequence,
         },
     }
 }
@@ -598,6 +606,8 @@ pub(crate) mod tests {
             index_in_transaction: i,
             dedupe_key: format!("0-1-9#{i}"),
             server_id: 7,
+            sequence_in_transaction: i + 1,
+            stream_sequence: 170_000_000_000_000 + u64::from(i),
         };
         FormatBatch {
             abi_version: ABI_VERSION,
@@ -607,6 +617,7 @@ pub(crate) mod tests {
                 sequence_numbers: true,
                 now_ms: 1,
                 utc_offset_seconds: -3600,
+                tenant: Some("租户".into()),
             },
             schemas: vec![TableSchema {
                 database: "库".into(),

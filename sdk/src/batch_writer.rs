@@ -199,7 +199,7 @@ fn image(out: &mut Vec<u8>, values: Option<&[Value]>) {
 }
 
 fn meta(out: &mut Vec<u8>, m: &ChangeMeta) {
-    map(out, 6);
+    map(out, 8);
     str(out, "timestamp");
     uint(out, u64::from(m.timestamp));
     str(out, "transaction_id");
@@ -212,6 +212,10 @@ fn meta(out: &mut Vec<u8>, m: &ChangeMeta) {
     str(out, &m.dedupe_key);
     str(out, "server_id");
     uint(out, u64::from(m.server_id));
+    str(out, "sequence_in_transaction");
+    uint(out, u64::from(m.sequence_in_transaction));
+    str(out, "stream_sequence");
+    uint(out, m.stream_sequence);
 }
 
 fn row(out: &mut Vec<u8>, r: &RowChange) {
@@ -374,6 +378,8 @@ pub(crate) mod tests {
                 index_in_transaction: i * 1000,
                 dedupe_key: format!("k#{i}"),
                 server_id: 70_000,
+                sequence_in_transaction: i + 1,
+                stream_sequence: u64::MAX - u64::from(i),
             },
         };
         let wide: Vec<Value> = (0..20).map(Value::Int).collect();

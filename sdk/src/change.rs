@@ -54,6 +54,19 @@ pub struct ChangeMeta {
     pub dedupe_key: String,
     /// The originating server id from the event header.
     pub server_id: u32,
+    /// The message's number among the project's messages of its transaction, from 1, counted
+    /// after every filter: no gaps for filtered rows, and the two halves of a split key-changing
+    /// UPDATE numbered apart (SharePlex `seq`). 0 from a host that does not number.
+    #[serde(default)]
+    pub sequence_in_transaction: u32,
+    /// The stream's sort sequence (Default `storeDataSequence`, SharePlex `scn`): the commit
+    /// second times 100 000 plus a counter that increments along the stream within the second.
+    /// Strictly increasing along a project's stream, so sorting by it gives commit order; past
+    /// 99 999 changes in one second (or when the commit time steps back) it is the previous
+    /// value plus one, running ahead of the commit second until the stream catches up. The same
+    /// change gets the same value when it is delivered again. 0 from a host that does not number.
+    #[serde(default)]
+    pub stream_sequence: u64,
 }
 
 /// One row change of one table.

@@ -223,6 +223,10 @@ pub struct MetaRef<'a> {
     pub dedupe_key: &'a str,
     /// The originating server id.
     pub server_id: u32,
+    /// The message's number in its transaction, from 1, after filters (SharePlex `seq`).
+    pub sequence_in_transaction: u32,
+    /// The stream's sort sequence (`storeDataSequence`, `scn`); see [`ChangeMeta`].
+    pub stream_sequence: u64,
 }
 
 impl<'a> From<&'a ChangeMeta> for MetaRef<'a> {
@@ -234,6 +238,8 @@ impl<'a> From<&'a ChangeMeta> for MetaRef<'a> {
             index_in_transaction: m.index_in_transaction,
             dedupe_key: &m.dedupe_key,
             server_id: m.server_id,
+            sequence_in_transaction: m.sequence_in_transaction,
+            stream_sequence: m.stream_sequence,
         }
     }
 }
@@ -451,9 +457,15 @@ mod tests {
             for s in [m.transaction_id, m.position, m.dedupe_key] {
                 w.string(s);
             }
-            for n in [m.timestamp, m.index_in_transaction, m.server_id] {
+            for n in [
+                m.timestamp,
+                m.index_in_transaction,
+                m.server_id,
+                m.sequence_in_transaction,
+            ] {
                 w.u64(u64::from(n));
             }
+            w.u64(m.stream_sequence);
             Ok(w.into_bytes())
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod mq;
+pub mod raw_json;
 pub mod relay;
 pub mod scene;
 pub mod sql;

@@ -140,6 +140,7 @@ async fn every_builtin_format_carries_every_type() -> anyhow::Result<()> {
                     json!([{ "c_int": 2147483647, "c_varchar": "你好，世界 😀" }])
                 );
                 assert_eq!(body["mysqlType"]["c_big_u"], "bigint");
+                assert_eq!(body["mysqlType"]["c_big"], "int64");
                 assert_eq!(body["sqlType"]["c_blob"], 2004);
             }
             "dataworks" => {

@@ -4,7 +4,7 @@
 //! columns, types and values — renders to the same JSON.
 //!
 //! The examples contain artefacts that no real row can reproduce (type maps keyed by other column
-//! names, `INT64`, placeholder key names, SharePlex counters); each is patched in the expected
+//! names, placeholder key names, deprecated SharePlex counters); each is patched in the expected
 //! JSON by `known_artefacts` with the reason, and the README lists the same choices.
 
 use base64::Engine as _;
@@ -36,7 +36,8 @@ fn golden(format: &str, kind: &str) -> Json {
         .expect("golden json")
 }
 
-/// The test table's types by position (the examples' own type maps, with `INT64` read as BIGINT).
+/// The test table's types by position (the examples' own type maps: `INT64` is a signed BIGINT,
+/// `BIGINT` an unsigned one).
 fn type_of(name: &str) -> (ColumnType, &'static str, bool) {
     match name {
         "TINYINT" | "BOOLEAN" => (ColumnType::TinyInt, "tinyint", false),
@@ -153,6 +154,8 @@ struct Case {
     after: Option<Vec<Value>>,
     timestamp: u32,
     transaction_id: String,
+    sequence_in_transaction: u32,
+    stream_sequence: u64,
     options: FormatOptions,
 }
 
@@ -176,6 +179,8 @@ impl Case {
             after: None,
             timestamp: 0,
             transaction_id: "0-1-20".into(),
+            sequence_in_transaction: 1,
+            stream_sequence: 0,
             options: FormatOptions {
                 db_type: "OB_MYSQL".into(),
                 ..FormatOptions::default()
@@ -208,6 +213,8 @@ impl Case {
                     index_in_transaction: 0,
                     dedupe_key: format!("{}#0", self.transaction_id),
                     server_id: 1,
+                    sequence_in_transaction: self.sequence_in_transaction,
+                    stream_sequence: self.stream_sequence,
                 },
             }],
         };
@@ -259,14 +266,24 @@ fn default_case(format: &str, kind: &str) -> (Case, Json) {
     };
     let names = keys_of(image);
     let meta = &expected["allMetaData"];
+    // OceanBase: `db` is `{tenant}.{database}` (the Default examples' `tenant.database`); the
+    // DefaultExtendColumnType examples show a source without a tenant (`database`).
+    let db_field = meta["db"].as_str().unwrap_or_default();
+    let (tenant, db) = match db_field.split_once('.') {
+        Some((tenant, db)) => (Some(tenant.to_string()), db),
+        None => (None, db_field),
+    };
     let mut case = Case::new(
-        meta["db"].as_str().unwrap_or_default(),
+        db,
         meta["table_name"].as_str().unwrap_or_default(),
         kind_of(kind),
         columns(&names, &DEFAULT_TYPES),
         vec![0, 1],
     );
     case.timestamp = num(meta["timestamp"].as_str().unwrap_or_default());
+    case.options.tenant = tenant;
+    // The eighth change of that second along the stream.
+    case.stream_sequence = u64::from(case.timestamp) * 100_000 + 7;
     case.before = (!expected["prevStruct"].is_null()).then(|| case.image(&expected["prevStruct"]));
     case.after = (!expected["postStruct"].is_null()).then(|| case.image(&expected["postStruct"]));
     (case, expected)
@@ -285,8 +302,9 @@ fn default_artefacts(expected: &mut Json, actual: &mut Json, case: &Case) {
     assert_eq!(meta.remove("transId"), Some(json!("0-1-20")));
     assert_eq!(meta.remove("uniqueId"), Some(json!("0-1-20")));
     assert_eq!(meta.remove("clusterId"), Some(json!("1")));
-    // `__light_type` is keyed by fixture names (`int8`…) and says INT64; ours uses the real column
-    // names and BIGINT.
+    // The examples predate (or leave out) the sort sequence the field list documents.
+    case_sequence(meta, case);
+    // `__light_type` is keyed by fixture names (`int8`…); ours uses the real column names.
     for image in ["prevStruct", "postStruct"] {
         if let Some(types) = expected[image].get_mut("__light_type") {
             let fixed: Map<String, Json> = types
@@ -294,17 +312,19 @@ fn default_artefacts(expected: &mut Json, actual: &mut Json, case: &Case) {
                 .expect("types")
                 .values()
                 .zip(&case.schema.columns)
-                .map(|(t, c)| {
-                    let name = t["schemaType"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .replace("INT64", "BIGINT");
-                    (c.name.clone(), json!({ "schemaType": name }))
-                })
+                .map(|(t, c)| (c.name.clone(), json!({ "schemaType": t["schemaType"] })))
                 .collect();
             *types = Json::Object(fixed);
         }
     }
+}
+
+/// Takes `storeDataSequence` out of a Default message, checking it is the change's sequence.
+fn case_sequence(meta: &mut Map<String, Json>, case: &Case) {
+    assert_eq!(
+        meta.remove("storeDataSequence"),
+        Some(json!(case.stream_sequence))
+    );
 }
 
 #[test]
@@ -374,8 +394,7 @@ fn canal_examples() {
             }
         }
         let actual = case.render(both_ways(obsync_format_canal::format_batch));
-        // Artefacts: `int64` is BIGINT; the DELETE example lists fixture key names.
-        expected["mysqlType"]["col8"] = json!("bigint");
+        // Artefact: the DELETE example lists fixture key names.
         expected["pkNames"] = json!(["col1", "col2"]);
         assert_eq!(actual, expected, "Canal {kind}");
     }
@@ -422,7 +441,7 @@ fn dataworks_examples() {
         case.after = (!payload["after"].is_null()).then(|| case.image(&payload["after"]["data"]));
         let actual = case.render(both_ways(obsync_format_dataworks::format_batch));
         // Artefacts: `column[].name` uses fixture names (`int8`…) instead of the data keys, the
-        // types say INT64 and BOOLEAN (a BOOL column is TINYINT(1) in MySQL), and `pk` lists
+        // types say BOOLEAN (a BOOL column is TINYINT(1) in MySQL), and `pk` lists
         // placeholder names. The Oracle-only types (ZONED_DATETIME, INTERVAL_*) do not exist in a
         // MySQL tenant; the test carries those values as VARCHAR.
         let fixed: Vec<Json> = case
@@ -432,7 +451,6 @@ fn dataworks_examples() {
             .zip(&types)
             .map(|(c, t)| {
                 let t = match *t {
-                    "INT64" => "BIGINT",
                     "BOOLEAN" => "TINYINT",
                     "ZONED_DATETIME" | "INTERVAL_DAY_TO_SECOND" | "INTERVAL_YEAR_TO_MONTH" => {
                         "VARCHAR"
@@ -498,6 +516,11 @@ fn shareplex_examples() {
         case.options.utc_offset_seconds = 8 * 3600;
         case.options.sequence_numbers = true;
         case.transaction_id = meta["trans"].as_str().unwrap_or_default().into();
+        case.sequence_in_transaction = meta["seq"].as_u64().expect("seq") as u32;
+        case.stream_sequence = meta["scn"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("scn");
         let full = case.image(image);
         match case.kind {
             ChangeKind::Insert => case.after = Some(full),
@@ -513,11 +536,9 @@ fn shareplex_examples() {
             }
         }
         let actual = case.render(both_ways(obsync_format_shareplex::format_batch));
-        // `size`/`idx` are deprecated in OMS and unknown while a transaction streams; `scn` is
-        // our event-seconds + 5-digit row index instead of the example's placeholder.
+        // `size`/`idx` are deprecated in OMS and unknown while a transaction streams.
         expected["meta"]["size"] = json!(0);
         expected["meta"]["idx"] = json!("0/0");
-        expected["meta"]["scn"] = json!(format!("{}00000", case.timestamp));
         assert_eq!(actual, expected, "SharePlex {kind}");
     }
 }

@@ -184,6 +184,7 @@ async fn a_server_without_a_binlog_is_detected_and_refused_clearly() -> anyhow::
         offset: 4,
         gtid: None,
         timestamp: 0,
+        sequence: 0,
     };
     let err = BinlogReader::start(opts, Some(at), tree.clone(), tree, &[])
         .await

@@ -160,6 +160,7 @@ async fn the_start_position_must_still_be_in_the_binlog() -> anyhow::Result<()> 
             offset: 4,
             gtid: None,
             timestamp: 0,
+            sequence: 0,
         });
         let checks = obsync::precheck::run_checks_resuming(
             &projects[0],

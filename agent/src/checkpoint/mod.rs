@@ -171,6 +171,7 @@ mod tests {
             offset: 1234,
             gtid: Some("0-1-20".into()),
             timestamp: 1_700_000_000,
+            sequence: 0,
         };
         {
             let store = CheckpointStore::open(&dir).unwrap();

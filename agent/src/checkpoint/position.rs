@@ -18,6 +18,10 @@ pub struct Position {
     /// Commit time (seconds since the epoch) of the last transaction before this position.
     #[serde(default)]
     pub timestamp: u32,
+    /// The last stream sort sequence (`storeDataSequence`, `scn`) given to a message before this
+    /// position, so a resumed stream numbers on from it; 0 before any (set by the project).
+    #[serde(default)]
+    pub sequence: u64,
 }
 
 impl std::fmt::Display for Position {

@@ -83,6 +83,23 @@ pub struct SourceConfig {
     /// checks and LogProxy support; unused by the binlog path.
     #[serde(default)]
     pub ob_config_url: Option<String>,
+    /// The OceanBase tenant, for the Default formats' `db` (`{tenant}.{database}`, as OMS writes
+    /// it for OceanBase); default: the tenant in `user` (`user@tenant` or `user@tenant#cluster`).
+    /// Unused for MySQL and MariaDB.
+    #[serde(default)]
+    pub tenant: Option<String>,
+}
+
+impl SourceConfig {
+    /// The OceanBase tenant: `tenant`, else the part of `user` after `@` (up to a `#cluster`).
+    pub fn tenant(&self) -> Option<String> {
+        if let Some(t) = self.tenant.as_deref().filter(|t| !t.is_empty()) {
+            return Some(t.to_string());
+        }
+        let (_, rest) = self.user.split_once('@')?;
+        let tenant = rest.split('#').next().unwrap_or_default();
+        (!tenant.is_empty()).then(|| tenant.to_string())
+    }
 }
 
 /// A RocketMQ target.
@@ -451,4 +468,30 @@ fn default_tag() -> String {
 /// OMS default serialization format.
 fn default_format() -> String {
     "default".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(extra: &str) -> SourceConfig {
+        toml::from_str(&format!("host = \"h\"\nserver_id = 1\n{extra}")).expect("source")
+    }
+
+    #[test]
+    fn the_tenant_comes_from_the_option_else_the_user() {
+        assert_eq!(source("user = \"app\"").tenant(), None);
+        assert_eq!(source("user = \"app@t1\"").tenant().as_deref(), Some("t1"));
+        assert_eq!(
+            source("user = \"app@t1#obcluster\"").tenant().as_deref(),
+            Some("t1")
+        );
+        assert_eq!(
+            source("user = \"app@t1\"\ntenant = \"sales\"")
+                .tenant()
+                .as_deref(),
+            Some("sales")
+        );
+        assert_eq!(source("user = \"app@\"").tenant(), None);
+    }
 }

@@ -179,6 +179,7 @@ mod tests {
                 offset: 1234,
                 gtid: None,
                 timestamp: 1_700_000_000,
+                sequence: 0,
             }),
             ..ProjectStatus::new()
         };

@@ -181,15 +181,28 @@ pub fn sharding_indexes(
     if !target.sharding_columns.is_empty() {
         return by_name(&target.sharding_columns);
     }
-    if !table.primary_key.is_empty() {
-        return Ok(table.primary_key.clone());
-    }
-    if let Some(key) = unique_key.filter(|k| !k.is_empty())
-        && let Ok(indexes) = by_name(key)
-    {
-        return Ok(indexes);
+    let key = key_indexes(table, unique_key);
+    if !key.is_empty() {
+        return Ok(key);
     }
     Ok((0..table.columns.len()).collect())
+}
+
+/// Returns the column indexes of the key that identifies a row of `table`: the primary key,
+/// else `unique_key` (its first non-null unique key, from the catalog), else none. The formats'
+/// key fields (`record_primary_key`, Canal `pkNames`, DataWorks `pk`, SharePlex `rowid`) carry it.
+pub fn key_indexes(table: &SourceTable, unique_key: Option<&[String]>) -> Vec<usize> {
+    if !table.primary_key.is_empty() {
+        return table.primary_key.clone();
+    }
+    let Some(names) = unique_key.filter(|k| !k.is_empty()) else {
+        return Vec::new();
+    };
+    names
+        .iter()
+        .map(|name| table.columns.iter().position(|c| &c.name == name))
+        .collect::<Option<Vec<usize>>>()
+        .unwrap_or_default()
 }
 
 /// Builds the sharding key string: the values' text joined by U+0001.

@@ -121,7 +121,11 @@ fn build(tme: &TableMapEvent<'_>, unnamed: bool) -> Result<SourceTable, SchemaEr
         columns.push(SourceColumn {
             name,
             column_type,
-            sql_type: sql_type(column_type, &meta, unsigned),
+            sql_type: if binlog_type == MyType::MYSQL_TYPE_VECTOR {
+                "vector".to_string()
+            } else {
+                sql_type(column_type, &meta, unsigned)
+            },
             unsigned,
             nullable: nullable.get(i).is_some_and(|b| *b),
             charset,
@@ -365,6 +369,8 @@ fn family(t: MyType, charset: u16) -> ColumnType {
         MYSQL_TYPE_ENUM => ColumnType::Enum,
         MYSQL_TYPE_SET => ColumnType::Set,
         MYSQL_TYPE_GEOMETRY => ColumnType::Geometry,
+        // MySQL 9 VECTOR: packed float32 values, bytes whatever the (absent) charset says.
+        MYSQL_TYPE_VECTOR => ColumnType::Blob,
         MYSQL_TYPE_STRING if binary => ColumnType::Binary,
         MYSQL_TYPE_STRING => ColumnType::Char,
         MYSQL_TYPE_VARCHAR | MYSQL_TYPE_VAR_STRING if binary => ColumnType::VarBinary,

@@ -136,6 +136,7 @@ mod tests {
             offset,
             gtid: None,
             timestamp: offset as u32,
+            sequence: 0,
         }
     }
 

@@ -150,6 +150,7 @@ impl SourceOptions {
             offset,
             gtid: None,
             timestamp: 0,
+            sequence: 0,
         })
     }
 }

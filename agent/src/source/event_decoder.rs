@@ -690,6 +690,7 @@ impl EventDecoder {
             offset: self.pos,
             gtid: self.last_gtid.clone(),
             timestamp,
+            sequence: 0,
         });
         let mut held = rows;
         held.extend(self.savepoints.end());

@@ -117,6 +117,7 @@ async fn read_through_the_stream(name: &str) -> Vec<SourceEvent> {
         offset: 4,
         gtid: None,
         timestamp: 0,
+        sequence: 0,
     };
     let db = sled::Config::new().temporary(true).open().expect("sled");
     let history = SchemaHistory::load(db.open_tree("s").expect("tree"), (name, 4)).expect("h");

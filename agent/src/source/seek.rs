@@ -139,6 +139,7 @@ async fn scan_file(
             offset: start,
             gtid: None,
             timestamp: h.timestamp(),
+            sequence: 0,
         }));
     }
     Ok(None)

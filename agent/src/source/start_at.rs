@@ -34,6 +34,7 @@ pub fn parse_file_offset(text: &str) -> Result<Position, String> {
         offset,
         gtid: None,
         timestamp: 0,
+        sequence: 0,
     })
 }
 
@@ -69,6 +70,7 @@ pub fn gtid_start(gtid_set: &str) -> Position {
         offset: 4,
         gtid: Some(gtid_set.trim().to_string()),
         timestamp: 0,
+        sequence: 0,
     }
 }
 

@@ -15,7 +15,7 @@ use obsync_sdk::{
 
 use crate::config::KeyChange;
 use crate::filter::{BoundFilter, FilterColumn, collation_is_case_insensitive};
-use crate::route::{RouteError, RouteTarget, sharding_indexes, sharding_key};
+use crate::route::{RouteError, RouteTarget, key_indexes, sharding_indexes, sharding_key};
 use crate::schema::SourceTable;
 use crate::source::RowsChunk;
 
@@ -66,6 +66,7 @@ pub struct PendingBatch {
 fn shape(
     table: &SourceTable,
     target: &RouteTarget,
+    unique_key: Option<&[String]>,
 ) -> Result<(TableSchema, Vec<usize>), RouteError> {
     let missing = |column: &str| RouteError::MissingColumn {
         database: table.database.clone(),
@@ -106,8 +107,7 @@ fn shape(
             c
         })
         .collect();
-    schema.primary_key = table
-        .primary_key
+    schema.primary_key = key_indexes(table, unique_key)
         .iter()
         .filter_map(|pk| keep.iter().position(|k| k == pk).map(|p| p as u32))
         .collect();
@@ -235,7 +235,7 @@ impl PendingBatch {
         let table: &SourceTable = &chunk.table;
         let table_key = Arc::as_ptr(&chunk.table) as usize;
         if !self.shapes.contains_key(&table_key) {
-            let (schema, keep) = shape(table, target)?;
+            let (schema, keep) = shape(table, target, unique_key)?;
             let sharding = sharding_indexes(table, target, unique_key)?;
             let filter = bind_filter(table, target, utc_offset)?;
             let schema_index = self.schemas.len() as u32;
@@ -332,6 +332,9 @@ impl PendingBatch {
                     index_in_transaction: index,
                     dedupe_key,
                     server_id: chunk.server_id,
+                    // Numbered once every filter has run (supervisor/sequence.rs).
+                    sequence_in_transaction: 0,
+                    stream_sequence: 0,
                 },
             });
         }
@@ -341,7 +344,9 @@ impl PendingBatch {
     /// Takes the batch for the modules, leaving this one empty.
     pub fn take(&mut self, options: &FormatOptions) -> TakenBatch {
         let taken = std::mem::take(self);
+        let origins = (0..taken.rows.len()).collect();
         TakenBatch {
+            origins,
             batch: FormatBatch {
                 abi_version: ABI_VERSION,
                 options: options.clone(),
@@ -359,6 +364,8 @@ pub struct TakenBatch {
     pub batch: FormatBatch,
     /// Where each row goes (`routes[i]` belongs to `batch.rows[i]`).
     pub routes: Vec<RowRoute>,
+    /// The index each row had in the pending batch, before filters dropped any (increasing).
+    pub origins: Vec<usize>,
 }
 
 impl TakenBatch {
@@ -366,11 +373,15 @@ impl TakenBatch {
     pub fn apply(&mut self, decisions: Vec<FilterDecision>) {
         let rows = std::mem::take(&mut self.batch.rows);
         let routes = std::mem::take(&mut self.routes);
-        for ((row, route), decision) in rows.into_iter().zip(routes).zip(decisions) {
+        let origins = std::mem::take(&mut self.origins);
+        for (((row, route), origin), decision) in
+            rows.into_iter().zip(routes).zip(origins).zip(decisions)
+        {
             match decision {
                 FilterDecision::Keep => {
                     self.batch.rows.push(row);
                     self.routes.push(route);
+                    self.origins.push(origin);
                 }
                 FilterDecision::Drop => {}
                 FilterDecision::Replace(mut new) => {
@@ -378,6 +389,7 @@ impl TakenBatch {
                     new.meta = row.meta;
                     self.batch.rows.push(new);
                     self.routes.push(route);
+                    self.origins.push(origin);
                 }
             }
         }

@@ -11,6 +11,7 @@ mod error;
 mod fleet;
 mod project;
 mod reachable;
+mod sequence;
 mod watcher;
 
 pub use error::{ProjectError, RunError};

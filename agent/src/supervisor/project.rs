@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use super::backoff::Backoff;
 use super::batch::PendingBatch;
 use super::error::ProjectError;
+use super::sequence::Sequencer;
 use crate::checkpoint::CheckpointStore;
 use crate::checkpoint::Position;
 use crate::config::ModuleLimitsConfig;
@@ -25,7 +26,7 @@ use crate::schema::catalog;
 use crate::sink::message_text;
 use crate::sink::queue::queue_for_key;
 use crate::sink::{Acked, Outgoing, Pipeline, RocketMqSink, SinkError, Window, batch_entry_bytes};
-use crate::source::{BinlogReader, SourceEvent, SourceOptions, position_at, start_at};
+use crate::source::{BinlogReader, Flavor, SourceEvent, SourceOptions, position_at, start_at};
 use crate::status::{ModuleInfo, ObjectInfo, ProjectInfo, ProjectState, StatusBoard};
 use crate::wasm::{ModuleInstance, WasmEngine, load_spec};
 
@@ -71,6 +72,8 @@ pub struct ProjectRunner {
     status: StatusBoard,
     /// The most row bytes a batch collects before it is flushed, also inside a transaction.
     max_batch_bytes: usize,
+    /// Numbers the messages of the current stream (restarted from each checkpoint).
+    sequencer: Sequencer,
 }
 
 /// An eighth of the smallest module memory limit: the batch, the module's copy of it and its
@@ -186,6 +189,9 @@ impl ProjectRunner {
             sequence_numbers: config.options.sequence_within_transaction,
             now_ms: 0,
             utc_offset_seconds: utc_offset,
+            tenant: (flavor == Flavor::OceanBase)
+                .then(|| config.source.tenant())
+                .flatten(),
         };
         let tag = format!("{}_tag", config.target.tag);
         let module_info = |kind: &str, m: &ModuleInstance| ModuleInfo {
@@ -218,6 +224,7 @@ impl ProjectRunner {
         tracing::info!(project = %config.name, file = %file.display(), ?flavor, "project prepared");
         Ok(ProjectRunner {
             max_batch_bytes: max_batch_bytes(&config),
+            sequencer: Sequencer::default(),
             file,
             config,
             source,
@@ -304,9 +311,12 @@ impl ProjectRunner {
         let schemas = self.store.schema_tree(&name)?;
         let xa_branches = self.store.xa_tree(&name)?;
         let databases = self.router.databases();
-        let (mut reader, start) =
+        let sequence = saved.as_ref().map_or(0, |p| p.sequence);
+        self.sequencer = Sequencer::resume(sequence);
+        let (mut reader, mut start) =
             BinlogReader::start(self.source.clone(), saved, schemas, xa_branches, &databases)
                 .await?;
+        start.sequence = sequence;
         // Closed on every way out, errors included: a stream left open stays registered on the
         // source and keeps the next start of this project from using its server id.
         let result = self.pump(&mut reader, start, resumed, stop).await;
@@ -342,8 +352,9 @@ impl ProjectRunner {
         let mut pipeline = Pipeline::new(self.sink.clone(), window);
         self.acked_seen = Acked::default();
         let mut batch = PendingBatch::default();
-        // Commits whose rows are in `batch` (marked once the batch is submitted).
-        let mut commits: Vec<Position> = Vec::new();
+        // Commits whose rows are in `batch` (marked once the batch is submitted), each with the
+        // number of rows the batch held when it was read (its transaction ends there).
+        let mut commits: Vec<(Position, usize)> = Vec::new();
         let mut deadline: Option<tokio::time::Instant> = None;
         // Rows of a transaction whose commit is not read yet are in `batch`: a timed flush then
         // waits for the commit, so what is sent always ends at a commit (nothing sent twice when
@@ -411,7 +422,7 @@ impl ProjectRunner {
                 }
                 SourceEvent::Commit(position) => {
                     open_txn = false;
-                    commits.push(position);
+                    commits.push((position, batch.len()));
                     if batch.len() >= FLUSH_ROWS || commits.len() >= MAX_PENDING_COMMITS {
                         self.flush(&mut batch, &mut commits, &mut pipeline).await?;
                         deadline = None;
@@ -537,11 +548,12 @@ impl ProjectRunner {
     async fn flush(
         &mut self,
         batch: &mut PendingBatch,
-        commits: &mut Vec<Position>,
+        commits: &mut Vec<(Position, usize)>,
         pipeline: &mut Pipeline,
     ) -> Result<(), ProjectError> {
         if batch.is_empty() {
-            for position in commits.drain(..) {
+            for (mut position, _) in commits.drain(..) {
+                position.sequence = self.sequencer.last();
                 pipeline.mark(position);
             }
             return Ok(());
@@ -559,6 +571,19 @@ impl ProjectRunner {
             if taken.batch.rows.is_empty() {
                 break;
             }
+        }
+        // What is left is what is sent: numbered now, so filtered rows leave no gaps.
+        let mut sequence_at = Vec::with_capacity(commits.len());
+        let mut sent = taken.batch.rows.iter_mut().zip(&taken.origins).peekable();
+        for (_, boundary) in commits.iter() {
+            while let Some((row, _)) = sent.next_if(|(_, origin)| **origin < *boundary) {
+                self.sequencer.number(&mut row.meta);
+            }
+            sequence_at.push(self.sequencer.last());
+        }
+        for (row, _) in sent {
+            // Rows of the transaction still open.
+            self.sequencer.number(&mut row.meta);
         }
         let output = if taken.batch.rows.is_empty() {
             obsync_sdk::FormatOutput::default()
@@ -646,7 +671,8 @@ impl ProjectRunner {
             });
         }
         pipeline.submit(outgoing).await?;
-        for position in commits.drain(..) {
+        for ((mut position, _), sequence) in commits.drain(..).zip(sequence_at) {
+            position.sequence = sequence;
             pipeline.mark(position);
         }
         Ok(())

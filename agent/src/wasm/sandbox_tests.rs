@@ -339,6 +339,8 @@ fn rows_batch(rows: usize, seed: usize) -> FormatBatch {
                     index_in_transaction: i as u32,
                     dedupe_key: format!("tx{seed}#{i}"),
                     server_id: 1,
+                    sequence_in_transaction: i as u32 + 1,
+                    stream_sequence: 170_000_000_000_000 + i as u64,
                 },
             })
             .collect(),

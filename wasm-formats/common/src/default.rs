@@ -5,8 +5,10 @@
 //! order of the documented examples. Choices where the spec is silent (README, formats section):
 //! `checkpoint` and `source_identity` are null in row messages as in the examples; `timestamp` is
 //! the event time in seconds as a string; `uniqueId` and `transId` carry the transaction id (GTID
-//! or binlog position), `clusterId` the originating server id; key fields are null for a table
-//! without a key.
+//! or binlog position), `clusterId` the originating server id; `storeDataSequence` (a number)
+//! the stream sort sequence the host gives (commit second followed by a 5-digit counter along
+//! the stream, `ChangeMeta::stream_sequence`); key fields are null for a table without a key
+//! (the key is the primary key, else the table's first non-null unique key).
 
 use obsync_sdk::json::JsonWriter;
 use obsync_sdk::{AsValue, FormatOptions, FormatOutput, Row, RowBatch, RowFormatter, TableSchema};
@@ -139,11 +141,17 @@ fn write_meta<R: Row>(
         &options.db_type
     });
     w.raw(",");
+    w.key("storeDataSequence");
+    w.u64(meta.stream_sequence);
+    w.raw(",");
     w.key("table_name");
     w.string(&schema.table);
     w.raw(",");
     w.key("db");
-    w.string(&schema.database);
+    match options.tenant.as_deref() {
+        Some(tenant) => w.string(&format!("{tenant}.{}", schema.database)),
+        None => w.string(&schema.database),
+    }
     w.raw(",");
     w.key("timestamp");
     w.raw("\"");

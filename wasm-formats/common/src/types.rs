@@ -1,12 +1,23 @@
 //! Type names as the OMS formats print them: the MySQL base type keyword without length,
 //! precision, `UNSIGNED` or charset; upper case for `__light_type` and DataWorks, lower case for
-//! Canal `mysqlType`; `java.sql.Types` codes for Canal `sqlType`. BIGINT is always `BIGINT`
-//! (the `INT64` of the OMS examples is a fixture artefact).
+//! Canal `mysqlType`; `java.sql.Types` codes for Canal `sqlType`. A signed BIGINT is `INT64`
+//! (`int64`) and a BIGINT UNSIGNED `BIGINT` (`bigint`), as every typed OMS example writes them
+//! (Default `__light_type`, Canal `mysqlType`, DataWorks `type`): OMS names a 64-bit signed value
+//! by its width and keeps `BIGINT` for the one that needs more than a Java `long`.
 
 use obsync_sdk::{ColumnSchema, ColumnType};
 
-/// Returns the lower-case base type name, e.g. `varchar`, `mediumtext`, `bigint`.
+/// Returns the lower-case base type name, e.g. `varchar`, `mediumtext`, `int64`.
 pub fn lower(col: &ColumnSchema) -> String {
+    let name = base_name(col);
+    let unsigned = col.unsigned || col.sql_type.to_ascii_lowercase().contains("unsigned");
+    if name == "bigint" && !unsigned {
+        return "int64".to_string();
+    }
+    name
+}
+
+fn base_name(col: &ColumnSchema) -> String {
     let base: String = col
         .sql_type
         .chars()
@@ -96,6 +107,8 @@ mod tests {
     fn strips_length_and_flags() {
         assert_eq!(upper(&col("varchar(255)", ColumnType::VarChar)), "VARCHAR");
         assert_eq!(lower(&col("bigint unsigned", ColumnType::BigInt)), "bigint");
+        assert_eq!(lower(&col("bigint(20)", ColumnType::BigInt)), "int64");
+        assert_eq!(upper(&col("bigint", ColumnType::BigInt)), "INT64");
         assert_eq!(lower(&col("decimal(20,6)", ColumnType::Decimal)), "decimal");
         assert_eq!(upper(&col("mediumtext", ColumnType::Text)), "MEDIUMTEXT");
         assert_eq!(lower(&col("", ColumnType::Json)), "json");

@@ -4,10 +4,12 @@
 //! ["key":{…}]}`. `data` is the after image for INSERT, the changed columns' after values for
 //! UPDATE and the before image for DELETE; `key` (UPDATE only) is the full before image. `time`
 //! is the event time and `posttime` the host clock when the batch was built, both as
-//! `YYYY-MM-DDTHH:mm:ss` at the configured UTC offset. `seq` (1-based, per transaction) is present
-//! only with in-transaction sequence numbering. `scn` is the event time in seconds followed by the
-//! row's 5-digit index in its transaction. `size` and `idx` (deprecated in OMS) are `0`/`"0/0"`:
-//! the transaction's size is not known while it streams.
+//! `YYYY-MM-DDTHH:mm:ss` at the configured UTC offset. `seq` (the message's number in its
+//! transaction from 1, after filters, the halves of a split UPDATE numbered apart) is present only
+//! with in-transaction sequence numbering. `scn` is the stream sort sequence the host gives (commit
+//! second followed by a 5-digit counter along the stream; `ChangeMeta::stream_sequence`). `size`
+//! and `idx` (deprecated in OMS) are `0`/`"0/0"`: the transaction's size is not known while it
+//! streams.
 
 use obsync_formats_common::{image, keys, time};
 use obsync_sdk::json::JsonWriter;
@@ -76,7 +78,7 @@ impl RowFormatter for SharePlex {
         w.raw(",");
         if options.sequence_numbers {
             w.key("seq");
-            w.u64(meta.index_in_transaction as u64 + 1);
+            w.u64(u64::from(meta.sequence_in_transaction));
             w.raw(",");
         }
         let table = format!("{}.{}", schema.database, schema.table);
@@ -93,11 +95,7 @@ impl RowFormatter for SharePlex {
         w.string(meta.transaction_id);
         w.raw(",");
         w.key("scn");
-        w.string(&format!(
-            "{}{:05}",
-            meta.timestamp,
-            meta.index_in_transaction % 100_000
-        ));
+        w.string(&meta.stream_sequence.to_string());
         w.raw("}");
         if row.kind() == ChangeKind::Update {
             w.raw(",");
