@@ -241,7 +241,7 @@ fn option_rules_are_checked() {
     let text = GOOD.replace(
         "name_server = \"127.0.0.1:19876\"",
         "name_server = \"127.0.0.1:19876\"\naccess_key = \"ak\"\npartition_rule = \"round_robin\"\nproducer_group = \"组\"",
-    ) + "\n[options]\nformat = \"canal\"\nsequence_within_transaction = true\nbusiness_system_id = \"a-name-longer-than-twenty\"\ntime_zone = \"Asia/Shanghai\"\nstart_timestamp = 99999999999\n";
+    ) + "\n[options]\nformat = \"canal\"\nsequence_within_transaction = true\nheartbeats = true\nheartbeat_interval_ms = 50\nbusiness_system_id = \"a-name-longer-than-twenty\"\ntime_zone = \"Asia/Shanghai\"\nstart_timestamp = 99999999999\n";
     let dir = dir_with("options", "p1.toml", &text);
     check(
         &dir,
@@ -250,6 +250,8 @@ fn option_rules_are_checked() {
             "`target.partition_rule`: unknown partition rule \"round_robin\"",
             "`target.producer_group`: invalid producer group \"组\"",
             "`options.sequence_within_transaction`: in-transaction sequence numbers exist only in the shareplex format",
+            "`options.heartbeats`: heartbeat messages exist only in the dataworks format, not in \"canal\"",
+            "`options.heartbeat_interval_ms`: 50 is not between 100 and 3600000 milliseconds",
             "`options.business_system_id`: \"a-name-longer-than-twenty\" must be 1 to 20 characters",
             "`options.time_zone`: \"Asia/Shanghai\" is not a UTC offset",
             "`options.start_timestamp`: 99999999999 is not a Unix timestamp in seconds between 1 and now",

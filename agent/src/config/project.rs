@@ -315,6 +315,14 @@ pub struct OptionsConfig {
     /// How an UPDATE that changes the sharding values is sent.
     #[serde(default)]
     pub key_change: KeyChange,
+    /// Send DataWorks heartbeat messages (`"op": "HEARTBEAT"`, spec §1.6) to every queue of
+    /// every topic of the project (DataWorks only; off by default, as in OMS).
+    #[serde(default)]
+    pub heartbeats: bool,
+    /// The heartbeat period in milliseconds (100 to 3 600 000; default 5000, OMS's heartbeat
+    /// period).
+    #[serde(default = "default_heartbeat_interval_ms")]
+    pub heartbeat_interval_ms: u64,
 }
 
 impl Default for OptionsConfig {
@@ -330,6 +338,8 @@ impl Default for OptionsConfig {
             start_gtid: None,
             time_zone: default_time_zone(),
             key_change: KeyChange::default(),
+            heartbeats: false,
+            heartbeat_interval_ms: default_heartbeat_interval_ms(),
         }
     }
 }
@@ -397,6 +407,11 @@ impl FilterConfig {
             call_timeout_ms: self.call_timeout_ms,
         }
     }
+}
+
+/// OMS writes its heartbeats every 5 seconds.
+fn default_heartbeat_interval_ms() -> u64 {
+    5000
 }
 
 /// UTC: the same everywhere; set `+08:00` to match the OMS documentation examples.

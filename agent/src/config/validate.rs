@@ -257,6 +257,24 @@ pub fn validate(
             ),
         );
     }
+    if c.options.heartbeats && c.options.format != "dataworks" {
+        err(
+            "options.heartbeats",
+            format!(
+                "heartbeat messages exist only in the dataworks format, not in {:?}",
+                c.options.format
+            ),
+        );
+    }
+    if !(100..=3_600_000).contains(&c.options.heartbeat_interval_ms) {
+        err(
+            "options.heartbeat_interval_ms",
+            format!(
+                "{} is not between 100 and 3600000 milliseconds",
+                c.options.heartbeat_interval_ms
+            ),
+        );
+    }
     if let Some(id) = &c.options.business_system_id
         && !(1..=20).contains(&id.chars().count())
     {

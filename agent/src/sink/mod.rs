@@ -8,6 +8,7 @@
 
 mod client;
 mod error;
+pub mod heartbeat;
 pub mod message_text;
 mod pipeline;
 pub mod queue;

@@ -27,6 +27,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
 use super::error::SinkError;
+use super::heartbeat::HEARTBEAT_KIND;
 use super::send::{MAX_BATCH_MESSAGES, Outgoing, RocketMqSink};
 pub use super::watermark::Released;
 use super::watermark::Watermark;
@@ -152,7 +153,7 @@ impl Pipeline {
                 batch,
                 bytes: m.bytes,
                 wire_bytes: m.wire_bytes,
-                kind: m.kind.min(2),
+                kind: m.kind.min(HEARTBEAT_KIND),
                 message: m.message,
             };
             if lane.send(item).is_err() {
@@ -274,8 +275,10 @@ async fn run_lane(
             }
             let Some(item) = carry.pop_front() else { break };
             wire_bytes += item.wire_bytes;
-            by_kind.messages[item.kind] += 1;
-            by_kind.bytes[item.kind] += item.bytes as u64;
+            if item.kind < HEARTBEAT_KIND {
+                by_kind.messages[item.kind] += 1;
+                by_kind.bytes[item.kind] += item.bytes as u64;
+            }
             match acks.last_mut() {
                 Some((b, n)) if *b == item.batch => *n += 1,
                 _ => acks.push((item.batch, 1)),

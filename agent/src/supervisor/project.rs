@@ -23,9 +23,9 @@ use crate::filter::RowFilter;
 use crate::metrics::{ProjectMetrics, kind_index};
 use crate::route::Router;
 use crate::schema::catalog;
-use crate::sink::message_text;
 use crate::sink::queue::queue_for_key;
 use crate::sink::{Acked, Outgoing, Pipeline, RocketMqSink, SinkError, Window, batch_entry_bytes};
+use crate::sink::{heartbeat, message_text};
 use crate::source::{BinlogReader, Flavor, SourceEvent, SourceOptions, position_at, start_at};
 use crate::status::{ModuleInfo, ObjectInfo, ProjectInfo, ProjectState, StatusBoard};
 use crate::wasm::{ModuleInstance, WasmEngine, load_spec};
@@ -50,6 +50,7 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 enum Wake<E> {
     Stop,
     Deadline,
+    Beat,
     Acked,
     Event(E),
 }
@@ -74,6 +75,8 @@ pub struct ProjectRunner {
     max_batch_bytes: usize,
     /// Numbers the messages of the current stream (restarted from each checkpoint).
     sequencer: Sequencer,
+    /// The DataWorks heartbeat period, when heartbeats are on.
+    heartbeat: Option<Duration>,
 }
 
 /// An eighth of the smallest module memory limit: the batch, the module's copy of it and its
@@ -225,6 +228,10 @@ impl ProjectRunner {
         Ok(ProjectRunner {
             max_batch_bytes: max_batch_bytes(&config),
             sequencer: Sequencer::default(),
+            heartbeat: config
+                .options
+                .heartbeats
+                .then(|| Duration::from_millis(config.options.heartbeat_interval_ms)),
             file,
             config,
             source,
@@ -360,11 +367,21 @@ impl ProjectRunner {
         // waits for the commit, so what is sent always ends at a commit (nothing sent twice when
         // the stream restarts from the checkpoint).
         let mut open_txn = false;
+        // Heartbeats wait for a transaction boundary; their event time is the commit time of the
+        // last transaction read (the start position's, or the agent's clock when it has none).
+        let mut beat_at = self.heartbeat.map(|d| tokio::time::Instant::now() + d);
+        let mut beat_due = false;
+        // Whole seconds, as commit times are: no later commit has an earlier second.
+        let mut last_commit_ms = match start.timestamp {
+            0 => now_ms() / 1000 * 1000,
+            ts => u64::from(ts) * 1000,
+        };
         loop {
             let woke = tokio::select! {
                 biased;
                 _ = stop.wait_for(|s| *s) => Wake::Stop,
                 _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => Wake::Deadline,
+                _ = async { match beat_at { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => Wake::Beat,
                 _ = pipeline.progressed() => Wake::Acked,
                 ev = reader.next(&carried) => Wake::Event(ev),
             };
@@ -379,6 +396,18 @@ impl ProjectRunner {
                     continue;
                 }
                 Wake::Acked => {
+                    self.advance(&mut pipeline)?;
+                    continue;
+                }
+                Wake::Beat => {
+                    beat_at = None;
+                    beat_due = true;
+                    if !open_txn {
+                        self.beat(&mut batch, &mut commits, &mut pipeline, last_commit_ms)
+                            .await?;
+                        beat_due = false;
+                        beat_at = self.heartbeat.map(|d| tokio::time::Instant::now() + d);
+                    }
                     self.advance(&mut pipeline)?;
                     continue;
                 }
@@ -422,8 +451,17 @@ impl ProjectRunner {
                 }
                 SourceEvent::Commit(position) => {
                     open_txn = false;
+                    if position.timestamp > 0 {
+                        last_commit_ms = u64::from(position.timestamp) * 1000;
+                    }
                     commits.push((position, batch.len()));
-                    if batch.len() >= FLUSH_ROWS || commits.len() >= MAX_PENDING_COMMITS {
+                    if beat_due {
+                        self.beat(&mut batch, &mut commits, &mut pipeline, last_commit_ms)
+                            .await?;
+                        beat_due = false;
+                        beat_at = self.heartbeat.map(|d| tokio::time::Instant::now() + d);
+                        deadline = None;
+                    } else if batch.len() >= FLUSH_ROWS || commits.len() >= MAX_PENDING_COMMITS {
                         self.flush(&mut batch, &mut commits, &mut pipeline).await?;
                         deadline = None;
                     } else if deadline.is_none() {
@@ -499,6 +537,26 @@ impl ProjectRunner {
         Ok(())
     }
 
+    /// Sends what is pending, then a DataWorks heartbeat on every queue of every topic (at a
+    /// transaction boundary: nothing read before it can arrive after it on its queue).
+    async fn beat(
+        &mut self,
+        batch: &mut PendingBatch,
+        commits: &mut Vec<(Position, usize)>,
+        pipeline: &mut Pipeline,
+        event_ms: u64,
+    ) -> Result<(), ProjectError> {
+        self.flush(batch, commits, pipeline).await?;
+        let mut outgoing = Vec::new();
+        for topic in self.router.topics() {
+            outgoing.extend(heartbeat::messages(
+                &self.sink, &topic, &self.tag, event_ms,
+            )?);
+        }
+        pipeline.submit(outgoing).await?;
+        Ok(())
+    }
+
     /// Stores the newest fully acknowledged commit position, if it moved.
     fn advance(&mut self, pipeline: &mut Pipeline) -> Result<(), ProjectError> {
         let (in_flight, _) = pipeline.in_flight();
@@ -558,10 +616,7 @@ impl ProjectRunner {
             }
             return Ok(());
         }
-        self.options.now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        self.options.now_ms = now_ms();
         let mut taken = batch.take(&self.options);
         for filter in &mut self.filters {
             let started = std::time::Instant::now();
@@ -677,6 +732,14 @@ impl ProjectRunner {
         }
         Ok(())
     }
+}
+
+/// The agent's clock, milliseconds since the epoch.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Loads a module of the expected kind and instantiates it for this project.
