@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::project::Secret;
+use super::secret::Secret;
 
 /// OMS protection level.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]

@@ -61,7 +61,7 @@ impl DataSources {
                 Err(e) => {
                     // The message and line only: toml's full text quotes the source line,
                     // which may hold a password.
-                    let line = e.span().map(|s| super::load::line_of(&text, s.start));
+                    let line = e.span().map(|s| super::locate::line_of(&text, s.start));
                     let message = e.message().trim_end().to_string();
                     errors.push(ConfigError {
                         line,

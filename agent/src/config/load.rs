@@ -8,8 +8,9 @@ use serde::Deserialize;
 
 use super::datasource::DataSources;
 use super::error::{ConfigError, ConfigErrors};
+use super::locate::{line_of, locate};
 use super::project::ProjectConfig;
-use super::validate::{locate, validate};
+use super::validate::validate;
 
 /// A parsed and validated project with the file it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,16 +173,6 @@ fn parse(
                 field: if field == "." { String::new() } else { field },
             }
         })
-}
-
-/// Returns the 1-based line of a byte offset.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()
-        .iter()
-        .take(offset)
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
 }
 
 trait DeserializeWithPath: Sized {

@@ -10,8 +10,11 @@ mod env;
 mod error;
 mod import;
 mod load;
+mod locate;
 mod project;
 mod redact;
+mod secret;
+mod start;
 mod validate;
 
 pub use alerts::{AlertLevel, AlertsConfig};
@@ -24,4 +27,5 @@ pub use project::{
     FilterConfig, ImportConfig, KeyChange, ModuleLimitsConfig, ObjectConfig, OptionsConfig,
     ProjectConfig, SourceConfig, SyncConfig, TargetConfig,
 };
+pub use start::{GtidSet, StartAt, parse_file_offset, parse_gtid_set};
 pub use validate::BUILTIN_FORMATS;

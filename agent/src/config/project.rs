@@ -1,27 +1,9 @@
 //! The sync-project file format (TOML). Field names, defaults and units follow OMS where OMS has
 //! the same setting (`../shared/reference/oms-spec.md` §1.15, §3).
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
-/// A secret string (passwords, secret keys): printed as `***` everywhere.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl Secret {
-    /// Returns the secret value; never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
+pub use super::secret::Secret;
 
 /// One sync project: a source, a RocketMQ target, the objects to carry and options.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

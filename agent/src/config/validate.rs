@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::env::expand;
 use super::error::ConfigError;
-use super::load::line_of;
+use super::locate::locate;
 use super::project::ProjectConfig;
 
 /// The formats built into the binary.
@@ -296,12 +296,12 @@ pub fn validate(
         }
     }
     if let Some(p) = &c.options.start_position
-        && let Err(e) = crate::source::start_at::parse_file_offset(p)
+        && let Err(e) = super::start::parse_file_offset(p)
     {
         err("options.start_position", e);
     }
     if let Some(g) = &c.options.start_gtid
-        && let Err(e) = crate::source::start_at::parse_gtid_set(g)
+        && let Err(e) = super::start::parse_gtid_set(g)
     {
         err("options.start_gtid", e);
     }
@@ -379,51 +379,6 @@ fn is_topic_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"%|-_".contains(&b))
 }
 
-/// Finds the line of a dotted field path such as `objects[1].topic` (best effort).
-pub(crate) fn locate(text: &str, path: &str) -> Option<usize> {
-    let mut offset = 0;
-    let mut prefix = String::new();
-    let segments: Vec<&str> = path.split('.').collect();
-    for (n, seg) in segments.iter().enumerate() {
-        let last = n + 1 == segments.len();
-        if let Some((name, idx)) = seg.strip_suffix(']').and_then(|s| s.split_once('[')) {
-            let idx: usize = idx.parse().ok()?;
-            let header = format!("[[{prefix}{name}]]");
-            let mut found = None;
-            let mut from = offset;
-            for _ in 0..=idx {
-                let at = text[from..].find(&header)? + from;
-                found = Some(at);
-                from = at + header.len();
-            }
-            offset = found?;
-            prefix = format!("{prefix}{name}.");
-        } else if !last {
-            let header = format!("[{prefix}{seg}]");
-            if let Some(at) = text[offset..].find(&header) {
-                offset += at;
-            }
-            prefix = format!("{prefix}{seg}.");
-        } else {
-            let at = text[offset..]
-                .lines()
-                .scan(offset, |pos, line| {
-                    let start = *pos;
-                    *pos += line.len() + 1;
-                    Some((start, line))
-                })
-                .find(|(_, line)| {
-                    let l = line.trim_start();
-                    l.strip_prefix(seg)
-                        .is_some_and(|rest| rest.trim_start().starts_with('='))
-                })
-                .map(|(start, _)| start)?;
-            offset = at;
-        }
-    }
-    Some(line_of(text, offset))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,17 +390,5 @@ mod tests {
         assert!(name_problem("has space").is_some());
         assert!(name_problem("").is_some());
         assert!(name_problem(&"x".repeat(65)).is_some());
-    }
-
-    #[test]
-    fn locates_fields() {
-        let text = "name = \"a\"\n[source]\nhost = \"h\"\n[[objects]]\ntopic = \"t\"\n[[objects]]\ntopic = \"u\"\n";
-        assert_eq!(locate(text, "source.host"), Some(3));
-        assert_eq!(locate(text, "objects[1].topic"), Some(7));
-        assert_eq!(locate(text, "objects[0]"), Some(4));
-        assert_eq!(locate(text, "name"), Some(1));
-        let text = "[options]\nformat = \"x\"\n[[options.filters]]\nmodule = \"a\"\n[[options.filters]]\nmodule = \"b\"\n";
-        assert_eq!(locate(text, "options.filters[1].module"), Some(6));
-        assert_eq!(locate(text, "options.format"), Some(2));
     }
 }

@@ -7,11 +7,12 @@
 use std::cmp::Ordering;
 
 use obsync_sdk::Value;
-use obsync_sdk::render::{civil_from_days, days_from_civil};
+use obsync_sdk::render::civil_from_days;
 
+use super::arith::arith;
 use super::func::call;
 use super::parse::{BinOp, ColumnRef, Expr, IsTest, Lit, TypedKind};
-use super::value::{Kind, V, align, compare, datetime_key, exact, parse_datetime, parse_duration};
+use super::value::{Kind, V, compare, datetime_key, parse_datetime, parse_duration};
 
 /// What an evaluation needs besides the expression.
 pub struct Ctx<'a> {
@@ -161,63 +162,6 @@ fn binary(op: BinOp, l: &Expr, r: &Expr, cx: &Ctx<'_>) -> V {
         }
         BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::IntDiv | BinOp::Mod => {
             arith(op, eval(l, cx), eval(r, cx))
-        }
-    }
-}
-
-/// Arithmetic: exact for integers and decimals while it fits, doubles otherwise.
-pub fn arith(op: BinOp, a: V, b: V) -> V {
-    if a == V::Null || b == V::Null {
-        return V::Null;
-    }
-    if let (Some((am, as_)), Some((bm, bs))) = (exact(&a), exact(&b))
-        && let Some(v) = exact_arith(op, am, as_, bm, bs)
-    {
-        return v;
-    }
-    let (Some(x), Some(y)) = (a.to_f64(), b.to_f64()) else {
-        return V::Null;
-    };
-    let r = match op {
-        BinOp::Add => x + y,
-        BinOp::Sub => x - y,
-        BinOp::Mul => x * y,
-        BinOp::Div if y != 0.0 => x / y,
-        BinOp::IntDiv if y != 0.0 => return V::Int((x / y).trunc() as i128),
-        BinOp::Mod if y != 0.0 => x % y,
-        _ => return V::Null,
-    };
-    if r.is_finite() { V::Dbl(r) } else { V::Null }
-}
-
-/// Exact arithmetic; `None` when the result needs a double (overflow, or `/` on decimals).
-fn exact_arith(op: BinOp, am: i128, as_: u32, bm: i128, bs: u32) -> Option<V> {
-    let dec = |m: i128, s: u32| if s == 0 { V::Int(m) } else { V::Dec(m, s) };
-    match op {
-        BinOp::Add | BinOp::Sub | BinOp::Mod | BinOp::IntDiv => {
-            let (x, y) = align(am, as_, bm, bs)?;
-            let s = as_.max(bs);
-            Some(match op {
-                BinOp::Add => dec(x.checked_add(y)?, s),
-                BinOp::Sub => dec(x.checked_sub(y)?, s),
-                BinOp::Mod if y == 0 => V::Null,
-                BinOp::Mod => dec(x.checked_rem(y)?, s),
-                _ if y == 0 => V::Null,
-                _ => V::Int(x.checked_div(y)?),
-            })
-        }
-        BinOp::Mul => {
-            let s = as_ + bs;
-            if s > 30 {
-                return None;
-            }
-            Some(dec(am.checked_mul(bm)?, s))
-        }
-        _ => {
-            if bm == 0 {
-                return Some(V::Null);
-            }
-            None
         }
     }
 }
@@ -392,10 +336,4 @@ pub fn decimal(t: &str) -> V {
         return V::Dec(if neg { -m } else { m }, frac.len() as u32);
     }
     t.parse::<f64>().map_or(V::Null, V::Dbl)
-}
-
-/// Days since 1970-01-01 of a date key's date part (for date functions).
-pub fn key_days(k: i128) -> i64 {
-    let [y, m, d, ..] = super::value::when_fields(k);
-    days_from_civil(y, m, d)
 }

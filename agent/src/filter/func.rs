@@ -5,7 +5,7 @@
 //! Invariant: every function returns NULL on a NULL argument unless MySQL says otherwise
 //! (`COALESCE`, `IFNULL`, `IF`, `CONCAT_WS`), and never panics on any argument.
 
-use super::eval::key_days;
+use super::arith::{arith, key_days};
 use super::parse::BinOp;
 use super::value::{V, datetime_key, when_fields};
 
@@ -197,7 +197,7 @@ pub fn call(name: &str, mut a: Vec<V>) -> V {
         "MOD" => {
             let b = a.pop().unwrap_or(V::Null);
             let x = a.pop().unwrap_or(V::Null);
-            super::eval::arith(BinOp::Mod, x, b)
+            arith(BinOp::Mod, x, b)
         }
         "DATE" => when(&first).map_or(V::Null, |k| {
             let [y, m, d, ..] = when_fields(k);

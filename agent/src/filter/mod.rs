@@ -12,6 +12,7 @@
 //! - [`BoundFilter::matches`] is total: it never panics and never fails; a row passes only when
 //!   the condition is TRUE.
 
+mod arith;
 mod bind;
 mod eval;
 mod func;

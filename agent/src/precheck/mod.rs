@@ -358,8 +358,8 @@ async fn start_position_check(p: &LoadedProject, checkpoint: Option<&Position>) 
     if let Some(at) = &p.config.options.start_position {
         let files = server_binlog_files(&opts).await;
         // Checked when the config was loaded; the file name as the project will use it.
-        let file = crate::source::start_at::parse_file_offset(at)
-            .map(|p| p.file)
+        let file = crate::config::parse_file_offset(at)
+            .map(|(file, _)| file)
             .unwrap_or_default();
         let file = file.as_str();
         return match files {

@@ -307,7 +307,9 @@ impl ProjectRunner {
                 saved = Some(position);
             } else if let Some(p) = &o.start_position {
                 // Checked when the config was loaded.
-                saved = start_at::parse_file_offset(p).ok();
+                saved = crate::config::parse_file_offset(p)
+                    .ok()
+                    .map(|(file, offset)| start_at::file_start(&file, offset));
             } else if let Some(g) = &o.start_gtid {
                 saved = Some(start_at::gtid_start(g));
             }
