@@ -5,6 +5,7 @@ use super::FilterError;
 use super::func::{FUNCTIONS, REFUSED};
 use super::parse::{BinOp, Expr, Lit, TypedKind};
 use super::value::{Kind, parse_datetime, parse_duration};
+use crate::schema::catalog::ColumnFacts;
 
 /// One column as a filter sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,16 @@ pub struct FilterColumn {
 }
 
 impl FilterColumn {
+    /// The column as the catalog describes it; binary columns never compare case-insensitively.
+    pub fn from_catalog(facts: ColumnFacts) -> FilterColumn {
+        let kind = FilterColumn::kind_of_data_type(&facts.data_type);
+        FilterColumn {
+            name: facts.name,
+            kind,
+            case_insensitive: kind != Kind::Binary && facts.case_insensitive,
+        }
+    }
+
     /// Maps an `information_schema.COLUMNS.DATA_TYPE` value (e.g. `varchar`, `datetime`).
     pub fn kind_of_data_type(data_type: &str) -> Kind {
         match data_type.to_ascii_lowercase().as_str() {

@@ -7,6 +7,7 @@
 
 mod api;
 pub mod client;
+mod prometheus;
 
 pub use api::{ProjectReport, report, reports};
 
@@ -18,7 +19,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
-use crate::metrics::{Entry, now_ms, render};
+use self::prometheus::{Entry, render};
+use crate::metrics::now_ms;
 use crate::status::{ProjectState, StatusBoard};
 
 /// The status page.

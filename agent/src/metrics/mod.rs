@@ -8,10 +8,8 @@
 //! received with nothing pending, so an idle, caught-up project reads near zero.
 
 mod history;
-mod prometheus;
 
 pub use history::{History, Point, Sample};
-pub use prometheus::{Entry, render};
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

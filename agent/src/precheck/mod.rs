@@ -254,12 +254,14 @@ async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
             ));
             continue;
         }
-        let table_columns =
-            crate::schema::catalog::filter_columns(&mut conn, &o.database, &o.table)
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or_default();
+        let table_columns = crate::schema::catalog::column_facts(&mut conn, &o.database, &o.table)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+            .into_iter()
+            .map(crate::filter::FilterColumn::from_catalog)
+            .collect::<Vec<_>>();
         if let Some(text) = &o.row_filter {
             let offset = crate::config::parse_utc_offset(&p.config.options.time_zone).unwrap_or(0);
             let bound =

@@ -12,15 +12,24 @@ use std::collections::HashMap;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 
-use crate::filter::{FilterColumn, Kind};
+/// A column's name, `DATA_TYPE` and collation rule, as a row filter is bound to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnFacts {
+    /// The column name.
+    pub name: String,
+    /// `DATA_TYPE` as the server spells it (`varchar`, `datetime`, ...).
+    pub data_type: String,
+    /// Whether its collation (none for non-text columns) compares case-insensitively.
+    pub case_insensitive: bool,
+}
 
-/// The columns of a table, in ordinal order, as a row filter sees them; `None` when the table
-/// does not exist.
-pub async fn filter_columns(
+/// The columns of a table, in ordinal order, with their types and collations; `None` when the
+/// table does not exist.
+pub async fn column_facts(
     conn: &mut Conn,
     database: &str,
     table: &str,
-) -> Result<Option<Vec<FilterColumn>>, mysql_async::Error> {
+) -> Result<Option<Vec<ColumnFacts>>, mysql_async::Error> {
     let rows: Vec<(String, String, Option<String>)> = conn
         .exec(
             "SELECT COLUMN_NAME, DATA_TYPE, COLLATION_NAME FROM information_schema.COLUMNS \
@@ -33,14 +42,10 @@ pub async fn filter_columns(
     }
     Ok(Some(
         rows.into_iter()
-            .map(|(name, data_type, collation)| {
-                let kind = FilterColumn::kind_of_data_type(&data_type);
-                FilterColumn {
-                    name,
-                    kind,
-                    case_insensitive: kind != Kind::Binary
-                        && collation.is_none_or(|c| collation_name_is_case_insensitive(&c)),
-                }
+            .map(|(name, data_type, collation)| ColumnFacts {
+                name,
+                data_type,
+                case_insensitive: collation.is_none_or(|c| collation_name_is_case_insensitive(&c)),
             })
             .collect(),
     ))

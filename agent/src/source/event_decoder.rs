@@ -14,7 +14,8 @@ use mysql_common::binlog::consts::BinlogChecksumAlg;
 use mysql_common::binlog::events::{Event, EventData, RowsEventData, TableMapEvent};
 use obsync_sdk::ChangeKind;
 
-use super::decode::{DecodedRow, decode_rows};
+use super::change::{RowsChunk, SourceEvent};
+use super::decode::decode_rows;
 use super::error::SourceError;
 use super::events::{
     MARIADB_GTID, XA_PREPARE, mysql_gtid, parse_maria_gtid, parsed_data, rotate_name_before_fde,
@@ -30,41 +31,6 @@ use crate::schema::history::SchemaHistory;
 use crate::schema::{
     SchemaError, SourceTable, from_table_map, from_table_map_and_catalog, from_table_map_unnamed,
 };
-
-/// The rows of one ROWS event of a carried table.
-#[derive(Debug)]
-pub struct RowsChunk {
-    /// The table the rows belong to.
-    pub table: Arc<SourceTable>,
-    /// INSERT, UPDATE or DELETE.
-    pub kind: ChangeKind,
-    /// The decoded rows, in event order.
-    pub rows: Vec<DecodedRow>,
-    /// Event time (seconds since the epoch).
-    pub timestamp: u32,
-    /// The transaction id: GTID, or `file:offset` of the transaction's first event.
-    pub transaction_id: Arc<str>,
-    /// Index of the first row of this chunk within its transaction.
-    pub first_index: u32,
-    /// `file:offset` (end offset) of the ROWS event.
-    pub position: Arc<str>,
-    /// The originating server id.
-    pub server_id: u32,
-    /// Size of the ROWS event in the binlog.
-    pub event_bytes: u32,
-}
-
-/// What the reader produces.
-#[derive(Debug)]
-pub enum SourceEvent {
-    /// Rows of a carried table.
-    Rows(RowsChunk),
-    /// A transaction (or a standalone statement such as DDL) ended; resuming from this position
-    /// starts after it.
-    Commit(Position),
-    /// The server is alive and idle.
-    Heartbeat,
-}
 
 #[derive(Default)]
 struct Txn {

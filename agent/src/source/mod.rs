@@ -6,6 +6,7 @@
 //! detected by a read deadline of three heartbeats; a server shutdown (end of stream), a network
 //! error and a timeout are all reported as [`SourceError::Disconnected`], which is retryable.
 
+mod change;
 mod connect;
 pub mod decode;
 mod error;
@@ -22,9 +23,10 @@ mod seek;
 pub mod start_at;
 mod xa;
 
+pub use change::{RowsChunk, SourceEvent};
 pub use connect::{Flavor, SourceOptions};
 pub use error::SourceError;
-pub use event_decoder::{EventDecoder, RowsChunk, SourceEvent};
+pub use event_decoder::EventDecoder;
 pub use events::parsed_data;
 pub use reader::BinlogReader;
 pub use seek::{binlog_files, position_at};

@@ -7,9 +7,10 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest};
 use mysql_common::binlog::events::Event;
 
+use super::change::SourceEvent;
 use super::connect::{Flavor, SourceOptions};
 use super::error::SourceError;
-use super::event_decoder::{EventDecoder, SourceEvent};
+use super::event_decoder::EventDecoder;
 use super::payload_copies::LibraryCopies;
 use super::start_at::is_gtid_start;
 use super::xa::XaBranches;

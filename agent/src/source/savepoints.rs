@@ -10,7 +10,7 @@
 //! transactions stream as before); held rows are released, in order, only at the commit; a
 //! savepoint name is case-insensitive and a new savepoint of the same name replaces the old.
 
-use super::event_decoder::RowsChunk;
+use super::change::RowsChunk;
 
 /// A savepoint statement of the binlog.
 #[derive(Debug, PartialEq, Eq)]

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use obsync_sdk::ChangeKind;
 use serde::{Deserialize, Serialize};
 
+use super::change::RowsChunk;
 use super::decode::DecodedRow;
-use super::event_decoder::RowsChunk;
 use crate::schema::SourceTable;
 use crate::schema::history::At;
 

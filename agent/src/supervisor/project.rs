@@ -19,7 +19,7 @@ use crate::checkpoint::CheckpointStore;
 use crate::checkpoint::Position;
 use crate::config::ModuleLimitsConfig;
 use crate::config::{LoadedProject, ProjectConfig};
-use crate::filter::RowFilter;
+use crate::filter::{FilterColumn, RowFilter};
 use crate::metrics::{ProjectMetrics, kind_index};
 use crate::route::Router;
 use crate::schema::catalog;
@@ -140,13 +140,14 @@ impl ProjectRunner {
             if o.table == crate::route::WHOLE_DATABASE {
                 continue;
             }
-            let Some(columns) = catalog::filter_columns(&mut conn, &o.database, &o.table)
+            let Some(facts) = catalog::column_facts(&mut conn, &o.database, &o.table)
                 .await
                 .map_err(catalog_err)?
             else {
                 tracing::warn!(project = %config.name, database = %o.database, table = %o.table, "table does not exist yet; its row filter is checked when it appears");
                 continue;
             };
+            let columns: Vec<_> = facts.into_iter().map(FilterColumn::from_catalog).collect();
             RowFilter::parse(text)
                 .and_then(|f| f.bind(&columns, utc_offset))
                 .map_err(|e| {

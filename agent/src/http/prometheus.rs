@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::{KIND_LABELS, MetricsSnapshot};
+use crate::metrics::{KIND_LABELS, MetricsSnapshot};
 use crate::status::ProjectStatus;
 
 /// One project as the renderer needs it.
