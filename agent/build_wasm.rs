@@ -9,8 +9,9 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Builds `(package, artifact file, env var)` modules and exports `env var = path`.
-fn build_wasm_modules(modules: &[(&str, &str, &str)]) {
+/// Builds `(package, artifact file, env var)` modules, exports `env var = path` and returns the
+/// paths in the same order.
+fn build_wasm_modules(modules: &[(&str, &str, &str)]) -> Vec<PathBuf> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let workspace = manifest_dir.parent().expect("the crate lives in the workspace root").to_path_buf();
     for dir in ["wasm-formats", "examples", "sdk/src", "sdk/macros/src", "sdk/Cargo.toml", "Cargo.lock"] {
@@ -52,6 +53,7 @@ fn build_wasm_modules(modules: &[(&str, &str, &str)]) {
     let status = cmd.status().expect("failed to run cargo for the wasm modules");
     assert!(status.success(), "building the wasm modules failed");
 
+    let mut paths = Vec::with_capacity(modules.len());
     for (_, file, var) in modules {
         let path = target_dir.join("wasm32-unknown-unknown").join("wasm").join(file);
         assert!(path.exists(), "missing built module {}", path.display());
@@ -59,7 +61,9 @@ fn build_wasm_modules(modules: &[(&str, &str, &str)]) {
         // A module removed or rebuilt elsewhere (another checkout sharing the target directory)
         // runs this script again instead of embedding a stale or missing file.
         println!("cargo:rerun-if-changed={}", path.display());
+        paths.push(path);
     }
+    paths
 }
 
 /// Returns `<target>/wasm-modules`, where `<target>` is the outer target directory found from

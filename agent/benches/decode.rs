@@ -124,9 +124,9 @@ fn formatted(
     let started = Instant::now();
     let router = Router::new(
         &[ObjectConfig::new(&wanted.0, &wanted.1, "bench")],
+        &[],
         KeyChange::default(),
-    )
-    .expect("router");
+    );
     let target = router.route(&wanted.0, &wanted.1).expect("route");
     let options = FormatOptions {
         db_type: "MYSQL".into(),

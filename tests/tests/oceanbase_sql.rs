@@ -155,7 +155,7 @@ async fn catalog_and_show_create_table_agree_on_a_real_oceanbase_kernel() -> any
         Some(&vec!["b".to_string(), "a".to_string()]),
         "{keys:?}"
     );
-    let filter = catalog::filter_columns(&mut conn, &db, "全部类型")
+    let filter = catalog::column_facts(&mut conn, &db, "全部类型")
         .await?
         .expect("exists");
     assert_eq!(filter.len(), 30);

@@ -6,28 +6,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::built::Project;
 use super::datasource::DataSources;
 use super::error::{ConfigError, ConfigErrors};
 use super::locate::{line_of, locate};
 use super::project::ProjectConfig;
 use super::validate::validate;
 
-/// A parsed and validated project with the file it came from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoadedProject {
-    /// The project file.
-    pub path: PathBuf,
-    /// The validated configuration, with `${ENV}` references expanded and data source
-    /// references resolved.
-    pub config: ProjectConfig,
-    /// The data source files the project refers to (a change to them changes the project).
-    pub uses: Vec<PathBuf>,
-}
-
 /// Loads every `*.toml` project file of `dir`, sorted by file name.
 ///
 /// Returns every problem of every file at once; duplicate project names across files are errors.
-pub fn load_dir(dir: &Path) -> Result<Vec<LoadedProject>, ConfigErrors> {
+pub fn load_dir(dir: &Path) -> Result<Vec<Project>, ConfigErrors> {
     let sources = DataSources::load(dir)?;
     let entries = std::fs::read_dir(dir).map_err(|e| {
         ConfigErrors(vec![ConfigError {
@@ -76,7 +65,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedProject>, ConfigErrors> {
 
 /// Loads and validates one project file, resolving `source = "name"` / `target = "name"` against
 /// the data sources of its directory.
-pub fn load_file(path: &Path, sources: &DataSources) -> Result<LoadedProject, ConfigErrors> {
+pub fn load_file(path: &Path, sources: &DataSources) -> Result<Project, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: path.to_path_buf(),
@@ -88,16 +77,21 @@ pub fn load_file(path: &Path, sources: &DataSources) -> Result<LoadedProject, Co
     let (mut config, mut uses) = parse(path, &text, sources).map_err(|e| ConfigErrors(vec![e]))?;
     let (mut imported, import_errors) = super::import::expand(path, &mut config);
     uses.append(&mut imported);
-    let (config, mut errors) = validate(path, &text, config);
+    let (config, typed, mut errors) = validate(path, &text, config);
     for e in &mut errors {
         super::import::reattribute(e, &config.objects);
     }
     errors.extend(import_errors);
     if errors.is_empty() {
-        Ok(LoadedProject {
+        Ok(Project {
             path: path.to_path_buf(),
             config,
             uses,
+            partition_rule: typed.partition_rule,
+            time_zone: typed.time_zone,
+            start: typed.start,
+            format: typed.format,
+            row_filters: typed.row_filters,
         })
     } else {
         Err(ConfigErrors(errors))

@@ -5,6 +5,8 @@
 //! file is collected and reported at once; a project is only built from a file without errors.
 
 mod alerts;
+mod built;
+mod builtin;
 mod datasource;
 mod env;
 mod error;
@@ -18,14 +20,14 @@ mod start;
 mod validate;
 
 pub use alerts::{AlertLevel, AlertsConfig};
+pub use built::{FormatRef, PartitionRule, Project, TimeZone};
+pub use builtin::{builtin_format_names, is_builtin_format};
 pub use datasource::{DATA_SOURCE_DIR, DataSources};
 pub use error::{ConfigError, ConfigErrors};
 pub use import::parse_csv;
-pub use load::{LoadedProject, load_dir, load_file};
-pub use project::parse_utc_offset;
+pub use load::{load_dir, load_file};
 pub use project::{
     FilterConfig, ImportConfig, KeyChange, ModuleLimitsConfig, ObjectConfig, OptionsConfig,
     ProjectConfig, SourceConfig, SyncConfig, TargetConfig,
 };
 pub use start::{GtidSet, StartAt, parse_file_offset, parse_gtid_set};
-pub use validate::BUILTIN_FORMATS;

@@ -401,24 +401,6 @@ fn default_time_zone() -> String {
     "+00:00".into()
 }
 
-/// Parses a `+HH:MM` / `-HH:MM` offset into seconds.
-pub fn parse_utc_offset(s: &str) -> Option<i32> {
-    let (sign, rest) = match s.as_bytes().first()? {
-        b'+' => (1, &s[1..]),
-        b'-' => (-1, &s[1..]),
-        _ => return None,
-    };
-    let (h, m) = rest.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
-        return None;
-    }
-    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
-    if h > 14 || m > 59 {
-        return None;
-    }
-    Some(sign * (h * 3600 + m * 60))
-}
-
 /// 256 MiB: room for large batches of wide rows, small enough to stop a runaway module.
 fn default_memory_limit_mb() -> u64 {
     256

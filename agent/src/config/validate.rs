@@ -3,20 +3,16 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
+use super::built::{FormatRef, PartitionRule, TimeZone};
+use super::builtin::builtin_format_names;
 use super::env::expand;
 use super::error::ConfigError;
 use super::locate::locate;
 use super::project::ProjectConfig;
-
-/// The formats built into the binary.
-pub const BUILTIN_FORMATS: &[&str] = &[
-    "default",
-    "canal",
-    "dataworks",
-    "shareplex",
-    "default_extend_column_type",
-];
+use super::start::StartAt;
+use crate::filter::RowFilter;
 
 /// Checks a module path (relative to the project file's directory): a `.wasm` file that exists.
 fn module_problem(path: &Path, module: &str) -> Option<String> {
@@ -47,12 +43,34 @@ fn limits_problems(l: &super::project::ModuleLimitsConfig) -> Vec<(&'static str,
     out
 }
 
-/// Checks a parsed project; returns it with `${ENV}` references expanded, plus every problem.
+/// The settings validation parses into types (meaningful only when there is no error).
+pub struct Typed {
+    /// `target.partition_rule`.
+    pub partition_rule: PartitionRule,
+    /// `options.time_zone`.
+    pub time_zone: TimeZone,
+    /// The start options.
+    pub start: StartAt,
+    /// `options.format`.
+    pub format: FormatRef,
+    /// `objects[i].where`, by object index.
+    pub row_filters: Vec<Option<Arc<RowFilter>>>,
+}
+
+/// Checks a parsed project; returns it with `${ENV}` references expanded, its typed settings,
+/// plus every problem.
 pub fn validate(
     path: &Path,
     text: &str,
     mut c: ProjectConfig,
-) -> (ProjectConfig, Vec<ConfigError>) {
+) -> (ProjectConfig, Typed, Vec<ConfigError>) {
+    let mut typed = Typed {
+        partition_rule: PartitionRule::default(),
+        time_zone: TimeZone::default(),
+        start: StartAt::Now,
+        format: FormatRef::Builtin("default"),
+        row_filters: Vec::with_capacity(c.objects.len()),
+    };
     let mut errors = Vec::new();
     let mut err = |field: &str, message: String| {
         errors.push(ConfigError {
@@ -130,7 +148,9 @@ pub fn validate(
             "access_key and secret_key go together: set both for ACL, or neither".into(),
         );
     }
-    if !matches!(c.target.partition_rule.as_str(), "hash" | "table") {
+    if let Some(rule) = PartitionRule::parse(&c.target.partition_rule) {
+        typed.partition_rule = rule;
+    } else {
         err(
             "target.partition_rule",
             format!(
@@ -217,14 +237,19 @@ pub fn validate(
                 err(&format!("objects[{i}].{field}"), "must not be empty".into());
             }
         }
-        if let Some(filter) = &o.row_filter
-            && let Err(e) = crate::filter::RowFilter::parse(filter)
-        {
-            err(
-                &format!("objects[{i}].where"),
-                format!("invalid row filter {filter:?}: {e}"),
-            );
-        }
+        typed.row_filters.push(match &o.row_filter {
+            None => None,
+            Some(filter) => match RowFilter::parse(filter) {
+                Ok(f) => Some(Arc::new(f)),
+                Err(e) => {
+                    err(
+                        &format!("objects[{i}].where"),
+                        format!("invalid row filter {filter:?}: {e}"),
+                    );
+                    None
+                }
+            },
+        });
         if !seen.insert((o.database.as_str(), o.table.as_str())) {
             err(
                 &format!("objects[{i}]"),
@@ -232,23 +257,24 @@ pub fn validate(
             );
         }
     }
-    if !BUILTIN_FORMATS.contains(&c.options.format.as_str()) {
-        if c.options.format.ends_with(".wasm") {
+    match FormatRef::parse(&c.options.format) {
+        Some(format @ FormatRef::Builtin(_)) => typed.format = format,
+        Some(format @ FormatRef::Module(_)) => {
             if let Some(p) = module_problem(path, &c.options.format) {
                 err("options.format", p);
             }
-        } else {
-            err(
-                "options.format",
-                format!(
-                    "unknown format {:?}: expected one of {} or the path of a `.wasm` format module",
-                    c.options.format,
-                    BUILTIN_FORMATS.join(", ")
-                ),
-            );
+            typed.format = format;
         }
+        None => err(
+            "options.format",
+            format!(
+                "unknown format {:?}: expected one of {} or the path of a `.wasm` format module",
+                c.options.format,
+                builtin_format_names().collect::<Vec<_>>().join(", ")
+            ),
+        ),
     }
-    if c.options.sequence_within_transaction && c.options.format != "shareplex" {
+    if c.options.sequence_within_transaction && !typed.format.is_builtin("shareplex") {
         err(
             "options.sequence_within_transaction",
             format!(
@@ -257,7 +283,7 @@ pub fn validate(
             ),
         );
     }
-    if c.options.heartbeats && c.options.format != "dataworks" {
+    if c.options.heartbeats && !typed.format.is_builtin("dataworks") {
         err(
             "options.heartbeats",
             format!(
@@ -305,6 +331,9 @@ pub fn validate(
     {
         err("options.start_gtid", e);
     }
+    if let Ok(start) = StartAt::from_options(&c.options) {
+        typed.start = start;
+    }
     let starts = [
         c.options.start_timestamp.is_some(),
         c.options.start_position.is_some(),
@@ -316,7 +345,9 @@ pub fn validate(
             "set at most one of start_timestamp, start_position and start_gtid".into(),
         );
     }
-    if super::project::parse_utc_offset(&c.options.time_zone).is_none() {
+    if let Some(tz) = TimeZone::parse(&c.options.time_zone) {
+        typed.time_zone = tz;
+    } else {
         err(
             "options.time_zone",
             format!(
@@ -345,7 +376,7 @@ pub fn validate(
     for (field, problem) in c.alerts.problems() {
         err(&format!("alerts.{field}"), problem);
     }
-    (c, errors)
+    (c, typed, errors)
 }
 
 /// Returns why a project name is invalid, if it is.

@@ -8,7 +8,7 @@ use mysql_async::prelude::Queryable;
 use rocketmq_client_rust::ClientRuntime;
 
 use crate::checkpoint::Position;
-use crate::config::LoadedProject;
+use crate::config::{Project, StartAt};
 use crate::route::WHOLE_DATABASE;
 use crate::sink::RocketMqSink;
 use crate::source::{SourceOptions, binlog_files, own_streams, position_at};
@@ -49,7 +49,7 @@ fn check(name: &str, outcome: Outcome, detail: impl Into<String>, fix: impl Into
 
 /// Runs every check of one project.
 pub async fn run_checks(
-    p: &LoadedProject,
+    p: &Project,
     engine: &WasmEngine,
     runtime: Arc<ClientRuntime>,
 ) -> Vec<Check> {
@@ -59,7 +59,7 @@ pub async fn run_checks(
 /// [`run_checks`] for a project that would resume at `checkpoint` (from the agent's
 /// `status.json`), so the start check can tell whether that position is still in the binlog.
 pub async fn run_checks_resuming(
-    p: &LoadedProject,
+    p: &Project,
     engine: &WasmEngine,
     runtime: Arc<ClientRuntime>,
     checkpoint: Option<&Position>,
@@ -77,7 +77,7 @@ pub async fn run_checks_resuming(
     out
 }
 
-async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
+async fn source_checks(p: &Project, out: &mut Vec<Check>) {
     let opts = SourceOptions::from_config(&p.config.source);
     let mut conn = match opts.connect().await {
         Ok(conn) => {
@@ -262,10 +262,9 @@ async fn source_checks(p: &LoadedProject, out: &mut Vec<Check>) {
             .into_iter()
             .map(crate::filter::FilterColumn::from_catalog)
             .collect::<Vec<_>>();
-        if let Some(text) = &o.row_filter {
-            let offset = crate::config::parse_utc_offset(&p.config.options.time_zone).unwrap_or(0);
-            let bound =
-                crate::filter::RowFilter::parse(text).and_then(|f| f.bind(&table_columns, offset));
+        if let Some(filter) = p.row_filters.get(i).cloned().flatten() {
+            let text = filter.text();
+            let bound = filter.bind(&table_columns, p.time_zone.offset_seconds());
             out.push(match bound {
                 Ok(_) => check(
                     &format!("{name} row filter"),
@@ -318,7 +317,7 @@ async fn server_binlog_files(opts: &SourceOptions) -> Result<Vec<String>, String
 
 /// Where the project would start must still be in the binlog: the checkpoint's file (a purged
 /// file would mean lost changes), or the binlog around `start_timestamp`.
-async fn start_position_check(p: &LoadedProject, checkpoint: Option<&Position>) -> Check {
+async fn start_position_check(p: &Project, checkpoint: Option<&Position>) -> Check {
     let name = "source.start_position";
     let opts = SourceOptions::from_config(&p.config.source);
     if let Some(cp) = checkpoint {
@@ -347,50 +346,43 @@ async fn start_position_check(p: &LoadedProject, checkpoint: Option<&Position>) 
             ),
         };
     }
-    if let Some(g) = &p.config.options.start_gtid {
-        return check(
+    match &p.start {
+        StartAt::Gtid(g) => check(
             name,
             Outcome::Pass,
             format!(
                 "a new project starts after the GTID set {g}; the server refuses it if that history was purged"
             ),
             "",
-        );
-    }
-    if let Some(at) = &p.config.options.start_position {
-        let files = server_binlog_files(&opts).await;
-        // Checked when the config was loaded; the file name as the project will use it.
-        let file = crate::config::parse_file_offset(at)
-            .map(|(file, _)| file)
-            .unwrap_or_default();
-        let file = file.as_str();
-        return match files {
-            Ok(files) if files.iter().any(|f| f == file) => check(
-                name,
-                Outcome::Pass,
-                format!("start_position {at} is in the binlog"),
-                "",
-            ),
-            Ok(files) => check(
-                name,
-                Outcome::Fail,
-                format!(
-                    "start_position {at}: the server has no binlog file {file} (it has {} to {})",
-                    files.first().map_or("none", String::as_str),
-                    files.last().map_or("none", String::as_str)
+        ),
+        StartAt::FileOffset { file, offset } => {
+            let at = format!("{file}:{offset}");
+            match server_binlog_files(&opts).await {
+                Ok(files) if files.contains(file) => check(
+                    name,
+                    Outcome::Pass,
+                    format!("start_position {at} is in the binlog"),
+                    "",
                 ),
-                "choose a position in a binlog file the server still has (SHOW BINARY LOGS)",
-            ),
-            Err(e) => check(
-                name,
-                Outcome::Warn,
-                format!("cannot list the binary logs: {e}"),
-                "grant BINLOG MONITOR / REPLICATION CLIENT",
-            ),
-        };
-    }
-    match p.config.options.start_timestamp {
-        Some(ts) => match position_at(&opts, ts).await {
+                Ok(files) => check(
+                    name,
+                    Outcome::Fail,
+                    format!(
+                        "start_position {at}: the server has no binlog file {file} (it has {} to {})",
+                        files.first().map_or("none", String::as_str),
+                        files.last().map_or("none", String::as_str)
+                    ),
+                    "choose a position in a binlog file the server still has (SHOW BINARY LOGS)",
+                ),
+                Err(e) => check(
+                    name,
+                    Outcome::Warn,
+                    format!("cannot list the binary logs: {e}"),
+                    "grant BINLOG MONITOR / REPLICATION CLIENT",
+                ),
+            }
+        }
+        StartAt::Timestamp(ts) => match position_at(&opts, *ts).await {
             Ok(pos) => check(
                 name,
                 Outcome::Pass,
@@ -404,7 +396,7 @@ async fn start_position_check(p: &LoadedProject, checkpoint: Option<&Position>) 
                 "choose a later options.start_timestamp",
             ),
         },
-        None => check(
+        StartAt::Now => check(
             name,
             Outcome::Pass,
             "a new project starts at the current end of the binlog",
@@ -415,7 +407,7 @@ async fn start_position_check(p: &LoadedProject, checkpoint: Option<&Position>) 
 
 /// The server-id check alone (a new connection), for waiting until a just-stopped stream of the
 /// same project has left the source's replica list without running every check again.
-pub async fn server_id_recheck(p: &LoadedProject) -> Check {
+pub async fn server_id_recheck(p: &Project) -> Check {
     let opts = SourceOptions::from_config(&p.config.source);
     match opts.connect().await {
         Ok(mut conn) => {
@@ -512,7 +504,7 @@ async fn registered_as(
     }))
 }
 
-async fn target_checks(p: &LoadedProject, runtime: Arc<ClientRuntime>, out: &mut Vec<Check>) {
+async fn target_checks(p: &Project, runtime: Arc<ClientRuntime>, out: &mut Vec<Check>) {
     let mut sink = match RocketMqSink::start(runtime, &p.config.target).await {
         Ok(s) => s,
         Err(e) => {
@@ -571,7 +563,7 @@ async fn target_checks(p: &LoadedProject, runtime: Arc<ClientRuntime>, out: &mut
     sink.shutdown().await;
 }
 
-fn module_checks(p: &LoadedProject, engine: &WasmEngine, out: &mut Vec<Check>) {
+fn module_checks(p: &Project, engine: &WasmEngine, out: &mut Vec<Check>) {
     for (spec, limits, kind) in p.config.options.module_specs() {
         let name = format!("module `{spec}`");
         out.push(match load_spec(engine, &p.path, spec, limits, kind) {

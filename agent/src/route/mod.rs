@@ -77,21 +77,16 @@ pub struct Router {
 }
 
 impl Router {
-    /// Builds a router from a project's objects (already validated, so filters parse).
-    pub fn new(objects: &[ObjectConfig], key_change: KeyChange) -> Result<Self, RouteError> {
+    /// Builds a router from a project's objects and their parsed row filters (by object index,
+    /// as `config::Project::row_filters` holds them).
+    pub fn new(
+        objects: &[ObjectConfig],
+        row_filters: &[Option<Arc<RowFilter>>],
+        key_change: KeyChange,
+    ) -> Self {
         let mut routes = HashMap::new();
-        for o in objects {
-            let filter = match &o.row_filter {
-                Some(text) => Some(Arc::new(RowFilter::parse(text).map_err(|error| {
-                    RouteError::Filter {
-                        database: o.database.clone(),
-                        table: o.table.clone(),
-                        filter: text.clone(),
-                        error,
-                    }
-                })?)),
-                None => None,
-            };
+        for (i, o) in objects.iter().enumerate() {
+            let filter = row_filters.get(i).cloned().flatten();
             routes.insert(
                 (o.database.clone(), o.table.clone()),
                 RouteTarget {
@@ -106,10 +101,10 @@ impl Router {
                 },
             );
         }
-        Ok(Router {
+        Router {
             routes,
             unique_keys: HashMap::new(),
-        })
+        }
     }
 
     /// Sets the non-null unique keys used as sharding columns of tables without a primary key.
@@ -228,9 +223,9 @@ mod tests {
         let object = |table: &str, topic: &str| ObjectConfig::new("shop", table, topic);
         let r = Router::new(
             &[object("*", "all"), object("orders", "orders")],
+            &[],
             KeyChange::Split,
-        )
-        .unwrap();
+        );
         assert_eq!(r.route("shop", "orders").map(|t| &*t.topic), Some("orders"));
         assert_eq!(
             r.route("shop", "created_later").map(|t| &*t.topic),

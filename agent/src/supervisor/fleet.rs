@@ -23,7 +23,7 @@ use super::project::ProjectRunner;
 use super::reachable;
 use crate::alerts::AlertRules;
 use crate::checkpoint::CheckpointStore;
-use crate::config::{DataSources, LoadedProject, ProjectConfig, load_file};
+use crate::config::{DataSources, Project, ProjectConfig, load_file};
 use crate::status::{ProjectState, StatusBoard};
 use crate::wasm::WasmEngine;
 
@@ -51,7 +51,7 @@ pub struct FleetContext {
 const SERVER_ID_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs the precheck of a project about to start; returns the failed checks.
-async fn precheck_failures(ctx: &FleetContext, p: &LoadedProject) -> Vec<(String, String, String)> {
+async fn precheck_failures(ctx: &FleetContext, p: &Project) -> Vec<(String, String, String)> {
     use crate::precheck::{Outcome, run_checks_resuming, server_id_recheck};
     let checkpoint = ctx.store.load(&p.config.name).ok().flatten();
     let deadline = tokio::time::Instant::now() + SERVER_ID_GRACE;
@@ -111,7 +111,7 @@ fn source_identity(c: &ProjectConfig) -> String {
 }
 
 /// Hashes a project file and every module file it uses, so a replaced `.wasm` counts as a change.
-fn fingerprint(p: &LoadedProject) -> [u8; 32] {
+fn fingerprint(p: &Project) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(std::fs::read(&p.path).unwrap_or_default());
     for used in &p.uses {
@@ -132,7 +132,7 @@ fn fingerprint(p: &LoadedProject) -> [u8; 32] {
 }
 
 /// The precheck (when on) and the preparation: what a project passes to run.
-async fn attempt(ctx: &FleetContext, p: &LoadedProject) -> Result<ProjectRunner, ProjectError> {
+async fn attempt(ctx: &FleetContext, p: &Project) -> Result<ProjectRunner, ProjectError> {
     if ctx.precheck {
         let failures = precheck_failures(ctx, p).await;
         if !failures.is_empty() {
@@ -163,7 +163,7 @@ fn retrying(status: &StatusBoard, name: &str, reason: &str) {
 /// runs (then runs it), fails for another reason, or is stopped.
 async fn retry_start(
     ctx: FleetContext,
-    p: LoadedProject,
+    p: Project,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ProjectError> {
     let name = p.config.name.clone();
@@ -238,11 +238,7 @@ impl Fleet {
     /// Starts a project; a project that fails its start checks is recorded as failed (and kept,
     /// so a later change of its file retries it), unless its source or name servers are
     /// unreachable: then it is `retrying` (a live task that starts it once they answer).
-    pub async fn start(
-        &mut self,
-        ctx: &FleetContext,
-        p: LoadedProject,
-    ) -> Result<(), ProjectError> {
+    pub async fn start(&mut self, ctx: &FleetContext, p: Project) -> Result<(), ProjectError> {
         let name = p.config.name.clone();
         let fingerprint = fingerprint(&p);
         let source = source_identity(&p.config);

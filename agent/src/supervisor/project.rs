@@ -18,8 +18,8 @@ use super::sequence::Sequencer;
 use crate::checkpoint::CheckpointStore;
 use crate::checkpoint::Position;
 use crate::config::ModuleLimitsConfig;
-use crate::config::{LoadedProject, ProjectConfig};
-use crate::filter::{FilterColumn, RowFilter};
+use crate::config::{PartitionRule, Project, ProjectConfig, StartAt};
+use crate::filter::FilterColumn;
 use crate::metrics::{ProjectMetrics, kind_index};
 use crate::route::Router;
 use crate::schema::catalog;
@@ -59,6 +59,8 @@ enum Wake<E> {
 pub struct ProjectRunner {
     file: PathBuf,
     config: ProjectConfig,
+    partition_rule: PartitionRule,
+    start: StartAt,
     source: SourceOptions,
     router: Router,
     format: ModuleInstance,
@@ -99,14 +101,20 @@ impl ProjectRunner {
     /// Runs the start checks (source reachable, format loads, every topic exists) and builds the
     /// project. Each failure names the project file and the field to fix.
     pub async fn prepare(
-        project: LoadedProject,
+        project: Project,
         engine: &WasmEngine,
         runtime: Arc<ClientRuntime>,
         store: CheckpointStore,
         status: StatusBoard,
     ) -> Result<Self, ProjectError> {
-        let LoadedProject {
-            path: file, config, ..
+        let Project {
+            path: file,
+            config,
+            partition_rule,
+            time_zone,
+            start,
+            row_filters,
+            ..
         } = project;
         let start_err = |field: &str, message: String| ProjectError::Start {
             file: file.clone(),
@@ -123,9 +131,8 @@ impl ProjectRunner {
             .flavor(&mut conn)
             .await
             .map_err(|e| start_err("source", e.to_string()))?;
-        let utc_offset = crate::config::parse_utc_offset(&config.options.time_zone).unwrap_or(0);
-        let mut router = Router::new(&config.objects, config.options.key_change)
-            .map_err(|e| start_err("objects", e.to_string()))?;
+        let utc_offset = time_zone.offset_seconds();
+        let mut router = Router::new(&config.objects, &row_filters, config.options.key_change);
         let catalog_err = |e: mysql_async::Error| {
             start_err("source", format!("cannot read the source catalog: {e}"))
         };
@@ -135,8 +142,8 @@ impl ProjectRunner {
                 .await
                 .map_err(catalog_err)?,
         );
-        for (i, o) in config.objects.iter().enumerate() {
-            let Some(text) = &o.row_filter else { continue };
+        for (i, (o, filter)) in config.objects.iter().zip(&row_filters).enumerate() {
+            let Some(filter) = filter else { continue };
             if o.table == crate::route::WHOLE_DATABASE {
                 continue;
             }
@@ -148,17 +155,17 @@ impl ProjectRunner {
                 continue;
             };
             let columns: Vec<_> = facts.into_iter().map(FilterColumn::from_catalog).collect();
-            RowFilter::parse(text)
-                .and_then(|f| f.bind(&columns, utc_offset))
-                .map_err(|e| {
-                    start_err(
-                        &format!("objects[{i}].where"),
-                        format!(
-                            "row filter {text:?} does not fit `{}`.`{}`: {e}",
-                            o.database, o.table
-                        ),
-                    )
-                })?;
+            filter.bind(&columns, utc_offset).map_err(|e| {
+                start_err(
+                    &format!("objects[{i}].where"),
+                    format!(
+                        "row filter {:?} does not fit `{}`.`{}`: {e}",
+                        filter.text(),
+                        o.database,
+                        o.table
+                    ),
+                )
+            })?;
         }
         let _ = conn.disconnect().await;
 
@@ -235,6 +242,8 @@ impl ProjectRunner {
                 .then(|| Duration::from_millis(config.options.heartbeat_interval_ms)),
             file,
             config,
+            partition_rule,
+            start,
             source,
             router,
             format,
@@ -301,19 +310,16 @@ impl ProjectRunner {
         let mut saved = self.store.load(&name)?;
         let resumed = saved.is_some();
         if saved.is_none() {
-            let o = &self.config.options;
-            if let Some(ts) = o.start_timestamp {
-                let position = position_at(&self.source, ts).await?;
-                tracing::info!(project = %name, start_timestamp = ts, %position, "start position found");
-                saved = Some(position);
-            } else if let Some(p) = &o.start_position {
-                // Checked when the config was loaded.
-                saved = crate::config::parse_file_offset(p)
-                    .ok()
-                    .map(|(file, offset)| start_at::file_start(&file, offset));
-            } else if let Some(g) = &o.start_gtid {
-                saved = Some(start_at::gtid_start(g));
-            }
+            saved = match &self.start {
+                StartAt::Now => None,
+                StartAt::Timestamp(ts) => {
+                    let position = position_at(&self.source, *ts).await?;
+                    tracing::info!(project = %name, start_timestamp = ts, %position, "start position found");
+                    Some(position)
+                }
+                StartAt::FileOffset { file, offset } => Some(start_at::file_start(file, *offset)),
+                StartAt::Gtid(set) => Some(start_at::gtid_start(set)),
+            };
         }
         // Routes are read again at every (re)start: a changed queue count is used from this
         // position on (nothing is in flight now).
@@ -656,7 +662,7 @@ impl ProjectRunner {
             let row = &taken.batch.rows[m.row as usize];
             let route = &taken.routes[m.row as usize];
             let queues = self.sink.queue_count(&route.topic).unwrap_or(1);
-            let key = if self.config.target.partition_rule == "table" {
+            let key = if self.partition_rule == PartitionRule::Table {
                 format!("{}.{}", route.database, route.table)
             } else {
                 route.key.clone()

@@ -15,7 +15,7 @@ mod module_cache;
 mod sandbox_tests;
 mod spec;
 
-pub use builtin::{builtin_format, builtin_format_names};
+pub use builtin::builtin_format;
 pub use engine::{ModuleLimits, WasmEngine, WasmError};
 pub use instance::{LoadedModule, ModuleInstance};
 pub use spec::load_spec;
