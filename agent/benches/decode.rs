@@ -22,12 +22,12 @@ use mysql_common::binlog::EventStreamReader;
 use mysql_common::binlog::consts::BinlogVersion;
 use mysql_common::binlog::events::{Event, EventData, RowsEventData, TableMapEvent};
 use obsync::config::{KeyChange, ObjectConfig};
+use obsync::route::PendingBatch;
 use obsync::route::Router;
 use obsync::schema::{SourceTable, from_table_map};
 use obsync::source::RowsChunk;
 use obsync::source::decode::decode_rows;
 use obsync::source::parsed_data;
-use obsync::supervisor::batch::PendingBatch;
 use obsync_sdk::{ChangeKind, FormatBatch, FormatOptions};
 
 /// Rows per module call, as the project's flushes make them under load.

@@ -5,6 +5,12 @@
 //! Sharding columns default to the primary key, else a non-null unique key (read from the
 //! source's catalog at start), else all columns (documented fallback).
 
+mod batch;
+mod sequence;
+
+pub use batch::{PendingBatch, RowRoute, TakenBatch};
+pub use sequence::{PER_SECOND, Sequencer};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -9,8 +9,7 @@
 
 use std::sync::Arc;
 
-use rocketmq_model::common::message::message_single::Message;
-
+use super::build::message;
 use super::error::SinkError;
 use super::send::{Outgoing, RocketMqSink, batch_entry_bytes};
 
@@ -35,15 +34,13 @@ pub fn messages(
         .map(|queue| {
             let payload = body(event_ms);
             let bytes = payload.len();
-            let message = Message::builder()
-                .topic(topic.as_ref())
-                .tags(tag)
-                .key("HEARTBEAT")
-                .body(payload)
-                .raw_property("obsync_type", "HEARTBEAT")
-                .map_err(|e| SinkError::Client(format!("bad message property: {e}")))?
-                .build()
-                .map_err(|e| SinkError::Client(format!("cannot build a message: {e}")))?;
+            let message = message(
+                topic,
+                tag,
+                "HEARTBEAT",
+                payload,
+                [("obsync_type".to_string(), "HEARTBEAT".to_string())],
+            )?;
             Ok(Outgoing {
                 topic: topic.clone(),
                 queue,

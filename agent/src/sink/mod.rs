@@ -6,6 +6,7 @@
 //! Topics are never created: each topic's route is looked up (name server only) before the first
 //! send, and a missing topic is a [`SinkError::MissingTopic`].
 
+mod build;
 mod client;
 mod error;
 pub mod heartbeat;
@@ -15,6 +16,7 @@ pub mod queue;
 mod send;
 mod watermark;
 
+pub use build::{MessageSettings, messages};
 pub use client::RocketMqClient;
 pub use error::SinkError;
 pub use pipeline::{Acked, Pipeline, Released, Window};

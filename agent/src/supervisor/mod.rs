@@ -6,12 +6,10 @@
 //! project finishes the batch it is sending, then checkpoints are flushed, then the client stops.
 
 mod backoff;
-pub mod batch;
 mod error;
 mod fleet;
 mod project;
 mod reachable;
-mod sequence;
 mod watcher;
 
 pub use error::{ProjectError, RunError};

@@ -8,24 +8,20 @@ use std::time::Duration;
 
 use obsync_sdk::{ChangeKind, FormatOptions, ModuleKind};
 use rocketmq_client_rust::ClientRuntime;
-use rocketmq_model::common::message::message_single::Message;
 use tokio::sync::watch;
 
 use super::backoff::Backoff;
-use super::batch::PendingBatch;
 use super::error::ProjectError;
-use super::sequence::Sequencer;
 use crate::checkpoint::CheckpointStore;
 use crate::checkpoint::Position;
 use crate::config::ModuleLimitsConfig;
-use crate::config::{PartitionRule, Project, ProjectConfig, StartAt};
+use crate::config::{Project, ProjectConfig, StartAt};
 use crate::filter::FilterColumn;
-use crate::metrics::{ProjectMetrics, kind_index};
-use crate::route::Router;
+use crate::metrics::ProjectMetrics;
+use crate::route::{PendingBatch, Router, Sequencer};
 use crate::schema::catalog;
-use crate::sink::queue::queue_for_key;
-use crate::sink::{Acked, Outgoing, Pipeline, RocketMqSink, SinkError, Window, batch_entry_bytes};
-use crate::sink::{heartbeat, message_text};
+use crate::sink::heartbeat;
+use crate::sink::{Acked, MessageSettings, Pipeline, RocketMqSink, SinkError, Window, messages};
 use crate::source::{BinlogReader, Flavor, SourceEvent, SourceOptions, position_at, start_at};
 use crate::status::{ModuleInfo, ObjectInfo, ProjectInfo, ProjectState, StatusBoard};
 use crate::wasm::{ModuleInstance, WasmEngine, load_spec};
@@ -59,7 +55,7 @@ enum Wake<E> {
 pub struct ProjectRunner {
     file: PathBuf,
     config: ProjectConfig,
-    partition_rule: PartitionRule,
+    message_settings: MessageSettings,
     start: StartAt,
     source: SourceOptions,
     router: Router,
@@ -71,7 +67,6 @@ pub struct ProjectRunner {
     metrics: Arc<ProjectMetrics>,
     store: CheckpointStore,
     options: FormatOptions,
-    tag: String,
     status: StatusBoard,
     /// The most row bytes a batch collects before it is flushed, also inside a transaction.
     max_batch_bytes: usize,
@@ -204,7 +199,6 @@ impl ProjectRunner {
                 .then(|| config.source.tenant())
                 .flatten(),
         };
-        let tag = format!("{}_tag", config.target.tag);
         let module_info = |kind: &str, m: &ModuleInstance| ModuleInfo {
             kind: kind.to_string(),
             name: m.module_name().to_string(),
@@ -233,6 +227,11 @@ impl ProjectRunner {
         status.update(&config.name, |s| s.info = Some(info));
         let metrics = status.metrics(&config.name);
         tracing::info!(project = %config.name, file = %file.display(), ?flavor, "project prepared");
+        let message_settings = MessageSettings {
+            default_tag: format!("{}_tag", config.target.tag),
+            partition_rule,
+            max_message_bytes: config.target.max_message_bytes,
+        };
         Ok(ProjectRunner {
             max_batch_bytes: max_batch_bytes(&config),
             sequencer: Sequencer::default(),
@@ -242,7 +241,7 @@ impl ProjectRunner {
                 .then(|| Duration::from_millis(config.options.heartbeat_interval_ms)),
             file,
             config,
-            partition_rule,
+            message_settings,
             start,
             source,
             router,
@@ -253,7 +252,6 @@ impl ProjectRunner {
             metrics,
             store,
             options,
-            tag,
             status,
         })
     }
@@ -559,7 +557,10 @@ impl ProjectRunner {
         let mut outgoing = Vec::new();
         for topic in self.router.topics() {
             outgoing.extend(heartbeat::messages(
-                &self.sink, &topic, &self.tag, event_ms,
+                &self.sink,
+                &topic,
+                &self.message_settings.default_tag,
+                event_ms,
             )?);
         }
         pipeline.submit(outgoing).await?;
@@ -637,18 +638,11 @@ impl ProjectRunner {
             }
         }
         // What is left is what is sent: numbered now, so filtered rows leave no gaps.
-        let mut sequence_at = Vec::with_capacity(commits.len());
-        let mut sent = taken.batch.rows.iter_mut().zip(&taken.origins).peekable();
-        for (_, boundary) in commits.iter() {
-            while let Some((row, _)) = sent.next_if(|(_, origin)| **origin < *boundary) {
-                self.sequencer.number(&mut row.meta);
-            }
-            sequence_at.push(self.sequencer.last());
-        }
-        for (row, _) in sent {
-            // Rows of the transaction still open.
-            self.sequencer.number(&mut row.meta);
-        }
+        let sequence_at = self.sequencer.number_batch(
+            &mut taken.batch.rows,
+            &taken.origins,
+            commits.iter().map(|(_, boundary)| *boundary),
+        );
         let output = if taken.batch.rows.is_empty() {
             obsync_sdk::FormatOutput::default()
         } else {
@@ -657,83 +651,14 @@ impl ProjectRunner {
             self.metrics.module_call(false, started.elapsed());
             output
         };
-        let mut outgoing = Vec::with_capacity(output.messages.len());
-        for m in output.messages {
-            let row = &taken.batch.rows[m.row as usize];
-            let route = &taken.routes[m.row as usize];
-            let queues = self.sink.queue_count(&route.topic).unwrap_or(1);
-            let key = if self.partition_rule == PartitionRule::Table {
-                format!("{}.{}", route.database, route.table)
-            } else {
-                route.key.clone()
-            };
-            let queue = queue_for_key(&key, queues);
-            let bytes = m.body.len();
-            // Module-set text is refused with a separator; obsync's own is made separator-free
-            // (sink/message_text.rs: nothing can inject or override a property).
-            let refused = |detail: String| {
-                ProjectError::Sink(SinkError::BadMessage {
-                    topic: route.topic.to_string(),
-                    row: m.row,
-                    detail,
-                })
-            };
-            for (what, text) in [("tag", &m.tags), ("key", &m.key)] {
-                if let Some(t) = text {
-                    message_text::check_module_text(what, t).map_err(refused)?;
-                }
-            }
-            for (k, v) in &m.properties {
-                message_text::check_module_property(k, v).map_err(refused)?;
-            }
-            let mut builder = Message::builder()
-                .topic(route.topic.as_ref())
-                .tags(m.tags.as_deref().unwrap_or(&self.tag))
-                .key(m.key.clone().unwrap_or_else(|| row.meta.dedupe_key.clone()))
-                .body(m.body);
-            let own = |text: &str| message_text::separator_free(text).into_owned();
-            let props = [
-                ("obsync_db".to_string(), own(&route.database)),
-                ("obsync_table".to_string(), own(&route.table)),
-                ("obsync_type".to_string(), row.kind.as_str().to_string()),
-                ("obsync_position".to_string(), own(&row.meta.position)),
-                ("obsync_dedupe_key".to_string(), own(&row.meta.dedupe_key)),
-            ];
-            let derived = route
-                .derived
-                .map(|why| ("obsync_from_update".to_string(), why.to_string()));
-            for (k, v) in props.into_iter().chain(derived).chain(m.properties) {
-                builder = builder.raw_property(k, v).map_err(|e| {
-                    ProjectError::Sink(SinkError::Client(format!("bad message property: {e}")))
-                })?;
-            }
-            let message = builder.build().map_err(|e| {
-                ProjectError::Sink(SinkError::Client(format!("cannot build a message: {e}")))
-            })?;
-            // Measured as the broker measures it (body, properties and headers in a batch).
-            let wire_bytes = batch_entry_bytes(&message);
-            if wire_bytes > self.config.target.max_message_bytes {
-                return Err(ProjectError::Sink(SinkError::TooLarge {
-                    topic: route.topic.to_string(),
-                    bytes: wire_bytes,
-                    detail: format!(
-                        "the message of `{}`.`{}` key {key:?} at {} is larger than target.max_message_bytes ({}); raise it together with the broker's maxMessageSize, or leave the column out (objects.columns)",
-                        route.database,
-                        route.table,
-                        row.meta.position,
-                        self.config.target.max_message_bytes
-                    ),
-                }));
-            }
-            outgoing.push(Outgoing {
-                topic: route.topic.clone(),
-                queue,
-                bytes,
-                wire_bytes,
-                kind: kind_index(row.kind),
-                message,
-            });
-        }
+        let sink = &self.sink;
+        let outgoing = messages(
+            output,
+            &taken.batch.rows,
+            &taken.routes,
+            |topic| sink.queue_count(topic).unwrap_or(1),
+            &self.message_settings,
+        )?;
         pipeline.submit(outgoing).await?;
         for ((mut position, _), sequence) in commits.drain(..).zip(sequence_at) {
             position.sequence = sequence;

@@ -9,7 +9,7 @@
 //! stream catches up), never a repeat. Its value at each commit is stored with the checkpoint, so
 //! a resumed stream numbers the changes it reads again exactly as the first time.
 
-use obsync_sdk::ChangeMeta;
+use obsync_sdk::{ChangeMeta, RowChange};
 
 /// Sequence numbers per second: the counter has at most five digits.
 pub const PER_SECOND: u64 = 100_000;
@@ -50,6 +50,31 @@ impl Sequencer {
         meta.sequence_in_transaction = self.in_transaction;
         self.last = (u64::from(meta.timestamp) * PER_SECOND).max(self.last.saturating_add(1));
         meta.stream_sequence = self.last;
+    }
+
+    /// Numbers the rows left in a batch after the filters. `origins[i]` is the index row `i`
+    /// had before filtering; `boundaries` are the batch's commit boundaries (a commit covers the
+    /// rows whose origin is below its boundary), in order. Returns the last stream sequence at
+    /// each boundary, the value its checkpoint stores.
+    pub fn number_batch(
+        &mut self,
+        rows: &mut [RowChange],
+        origins: &[usize],
+        boundaries: impl IntoIterator<Item = usize>,
+    ) -> Vec<u64> {
+        let mut at = Vec::new();
+        let mut sent = rows.iter_mut().zip(origins).peekable();
+        for boundary in boundaries {
+            while let Some((row, _)) = sent.next_if(|(_, origin)| **origin < boundary) {
+                self.number(&mut row.meta);
+            }
+            at.push(self.last);
+        }
+        for (row, _) in sent {
+            // Rows of the transaction still open.
+            self.number(&mut row.meta);
+        }
+        at
     }
 }
 
@@ -111,6 +136,36 @@ mod tests {
                 (1, 8 * PER_SECOND + 2)
             ]
         );
+    }
+
+    #[test]
+    fn a_filtered_batch_is_numbered_without_gaps_and_each_commit_gets_its_last_number() {
+        let row = |t: &str| obsync_sdk::RowChange {
+            table: 0,
+            kind: obsync_sdk::ChangeKind::Insert,
+            before: None,
+            after: Some(Vec::new()),
+            meta: meta(t, 9),
+        };
+        // Rows 0..6 before the filters: `a` = 0..2, `b` = 2..5, `c` (open) = 5..6; rows 1 and 3
+        // were dropped.
+        let mut rows = vec![row("a"), row("b"), row("b"), row("c")];
+        let origins = [0, 2, 4, 5];
+        let mut s = Sequencer::default();
+        let at = s.number_batch(&mut rows, &origins, [2, 5]);
+        let seq: Vec<(u32, u64)> = rows
+            .iter()
+            .map(|r| (r.meta.sequence_in_transaction, r.meta.stream_sequence))
+            .collect();
+        let base = 9 * PER_SECOND;
+        assert_eq!(
+            seq,
+            [(1, base), (1, base + 1), (2, base + 2), (1, base + 3)]
+        );
+        assert_eq!(at, [base, base + 2]);
+        // A commit whose rows were all dropped stores the number before it.
+        let mut s = Sequencer::resume(base + 3);
+        assert_eq!(s.number_batch(&mut [], &[], [4]), [base + 3]);
     }
 
     #[test]

@@ -13,9 +13,9 @@ use obsync_sdk::{
     TableSchema, Value,
 };
 
+use super::{RouteError, RouteTarget, key_indexes, sharding_indexes, sharding_key};
 use crate::config::KeyChange;
 use crate::filter::{BoundFilter, FilterColumn, collation_is_case_insensitive};
-use crate::route::{RouteError, RouteTarget, key_indexes, sharding_indexes, sharding_key};
 use crate::schema::SourceTable;
 use crate::source::RowsChunk;
 
