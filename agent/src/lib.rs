@@ -15,6 +15,7 @@ pub mod filter;
 pub mod http;
 pub mod metrics;
 pub mod panic_text;
+pub mod policy;
 pub mod precheck;
 pub mod route;
 pub mod schema;

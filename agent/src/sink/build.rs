@@ -250,6 +250,23 @@ mod tests {
     }
 
     #[test]
+    fn a_message_the_client_refuses_stops_the_project_instead_of_retrying_forever() {
+        let err = message(
+            "orders",
+            "t",
+            "k",
+            Vec::new(),
+            [("KEYS".into(), "x".into())],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, SinkError::Malformed { topic, .. } if topic == "orders"),
+            "{err:?}"
+        );
+        assert_eq!(err.policy(), crate::policy::ErrorPolicy::Stop);
+    }
+
+    #[test]
     fn a_message_over_the_limit_is_an_error_naming_the_row() {
         let mut s = settings(PartitionRule::Hash);
         s.max_message_bytes = 100;

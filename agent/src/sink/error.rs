@@ -2,6 +2,8 @@
 
 use rocketmq_client_rust::{ClientError, MQClientException};
 
+use crate::policy::ErrorPolicy;
+
 /// Why a send or a topic check failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SinkError {
@@ -68,18 +70,30 @@ pub enum SinkError {
         /// What is wrong.
         detail: String,
     },
+    /// The client refused to build a message from its parts: the same parts fail again.
+    #[error("topic {topic:?}: cannot build a message: {detail}")]
+    Malformed {
+        /// The topic.
+        topic: String,
+        /// The client's words.
+        detail: String,
+    },
     /// The client runtime or producer could not start.
     #[error("rocketmq client: {0}")]
     Client(String),
 }
 
 impl SinkError {
-    /// Returns true when the same send may succeed later.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            SinkError::Transient { .. } | SinkError::NotDurable { .. } | SinkError::Client(_)
-        )
+    /// The same send may succeed later after a transient refusal, a store that did not make it
+    /// durable, or a client that could not start; a message obsync built wrong, one too large,
+    /// an ACL denial or a missing topic stay so until someone changes something.
+    pub fn policy(&self) -> ErrorPolicy {
+        match self {
+            SinkError::Transient { .. } | SinkError::NotDurable { .. } | SinkError::Client(_) => {
+                ErrorPolicy::Retry
+            }
+            _ => ErrorPolicy::Stop,
+        }
     }
 
     /// Classifies a client error for a send to `topic` of `bytes` bytes.
@@ -155,14 +169,14 @@ mod tests {
     #[test]
     fn a_full_disk_is_retried_and_named() {
         let e = refused(14);
-        assert!(e.is_transient());
+        assert!(e.policy() == ErrorPolicy::Retry);
         assert!(e.to_string().contains("its disk is full"), "{e}");
     }
 
     #[test]
     fn a_system_error_names_the_request_size_and_the_broker_s_limit() {
         let e = refused(1);
-        assert!(e.is_transient());
+        assert!(e.policy() == ErrorPolicy::Retry);
         let text = e.to_string();
         assert!(
             text.contains("7340032 bytes") && text.contains("maxMessageSize"),
@@ -173,7 +187,7 @@ mod tests {
     #[test]
     fn the_broker_s_size_refusal_is_retried_and_names_its_limit() {
         let e = refused(13);
-        assert!(e.is_transient());
+        assert!(e.policy() == ErrorPolicy::Retry);
         assert!(e.to_string().contains("maxMessageSize"), "{e}");
     }
 }

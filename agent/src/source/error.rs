@@ -1,6 +1,7 @@
-//! Source errors, classified: [`SourceError::is_retryable`] tells the supervisor whether to
-//! reconnect from the checkpoint or to stop the project.
+//! Source errors, classified: [`SourceError::policy`] tells the supervisor whether to reconnect
+//! from the checkpoint or to stop the project.
 
+use crate::policy::ErrorPolicy;
 use crate::schema::SchemaError;
 use crate::source::decode::DecodeError;
 
@@ -71,11 +72,12 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    /// Returns true when reconnecting may succeed.
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            SourceError::Connect { .. } | SourceError::Disconnected { .. }
-        )
+    /// Reconnecting may cure a failed connection or a broken stream; anything the server said
+    /// or wrote stays the same on the next read.
+    pub fn policy(&self) -> ErrorPolicy {
+        match self {
+            SourceError::Connect { .. } | SourceError::Disconnected { .. } => ErrorPolicy::Retry,
+            _ => ErrorPolicy::Stop,
+        }
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::checkpoint::CheckpointError;
 use crate::config::ConfigErrors;
+use crate::policy::ErrorPolicy;
 use crate::route::RouteError;
 use crate::sink::SinkError;
 use crate::source::SourceError;
@@ -57,13 +58,26 @@ pub enum ProjectError {
 }
 
 impl ProjectError {
-    /// Returns true when restarting from the checkpoint may succeed.
-    pub fn is_retryable(&self) -> bool {
+    /// What the project does next: the source and the sink classify their own errors; a failed
+    /// start check, a panic, a module, a route or the checkpoint store stop the project.
+    pub fn policy(&self) -> ErrorPolicy {
         match self {
-            ProjectError::Source(e) => e.is_retryable(),
-            ProjectError::Sink(e) => e.is_transient(),
-            _ => false,
+            ProjectError::Source(e) => e.policy(),
+            ProjectError::Sink(e) => e.policy(),
+            ProjectError::Start { .. }
+            | ProjectError::Panicked { .. }
+            | ProjectError::Precheck { .. }
+            | ProjectError::Wasm(_)
+            | ProjectError::Route(_)
+            | ProjectError::Checkpoint(_) => ErrorPolicy::Stop,
         }
+    }
+}
+
+impl RunError {
+    /// Every error of the agent as a whole ends the agent.
+    pub fn policy(&self) -> ErrorPolicy {
+        ErrorPolicy::Fatal
     }
 }
 

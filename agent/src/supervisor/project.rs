@@ -18,6 +18,7 @@ use crate::config::ModuleLimitsConfig;
 use crate::config::{Project, ProjectConfig, StartAt};
 use crate::filter::FilterColumn;
 use crate::metrics::ProjectMetrics;
+use crate::policy::ErrorPolicy;
 use crate::route::{PendingBatch, Router, Sequencer};
 use crate::schema::catalog;
 use crate::sink::heartbeat;
@@ -263,7 +264,7 @@ impl ProjectRunner {
             let began = tokio::time::Instant::now();
             match self.stream_once(&mut stop).await {
                 Ok(()) => break Ok(()),
-                Err(e) if e.is_retryable() => {
+                Err(e) if e.policy() == ErrorPolicy::Retry => {
                     self.metrics.retries.fetch_add(1, Relaxed);
                     self.metrics.errors.fetch_add(1, Relaxed);
                     self.status.update(&self.config.name, |s| {
@@ -425,7 +426,7 @@ impl ProjectRunner {
                     match ev {
                         Ok(ev) => ev,
                         Err(e) => {
-                            if e.is_retryable() {
+                            if e.policy() == ErrorPolicy::Retry {
                                 self.settle(&mut pipeline).await;
                             }
                             return Err(e.into());
