@@ -40,6 +40,10 @@ pub fn message(
     body: Vec<u8>,
     properties: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Message, SinkError> {
+    let malformed = |detail: String| SinkError::Malformed {
+        topic: topic.to_string(),
+        detail,
+    };
     let mut builder = Message::builder()
         .topic(topic)
         .tags(tag)
@@ -48,11 +52,9 @@ pub fn message(
     for (k, v) in properties {
         builder = builder
             .raw_property(k, v)
-            .map_err(|e| SinkError::Client(format!("bad message property: {e}")))?;
+            .map_err(|e| malformed(format!("bad message property: {e}")))?;
     }
-    builder
-        .build()
-        .map_err(|e| SinkError::Client(format!("cannot build a message: {e}")))
+    builder.build().map_err(|e| malformed(e.to_string()))
 }
 
 /// Builds the messages of one formatted batch: `rows[i]` and `routes[i]` describe the row a
