@@ -22,6 +22,7 @@ pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod status;
+pub mod status_file;
 pub mod supervisor;
 pub mod telemetry;
 pub mod wasm;

@@ -277,55 +277,18 @@ fn show_status(
     }
 }
 
-/// The checkpointed positions in `<data-dir>/status.json` (empty when there is none).
-fn read_checkpoints(
-    data_dir: &std::path::Path,
-) -> std::collections::HashMap<String, obsync::checkpoint::Position> {
-    let Ok(text) = std::fs::read_to_string(data_dir.join(obsync::STATUS_FILE)) else {
-        return Default::default();
-    };
-    let all: std::collections::BTreeMap<String, obsync::status::ProjectStatus> =
-        serde_json::from_str(&text).unwrap_or_default();
-    all.into_iter()
-        .filter_map(|(name, s)| s.position.map(|p| (name, p)))
-        .collect()
-}
-
 /// Prints `<data-dir>/status.json` as a table.
 fn list_projects(data_dir: &std::path::Path) -> ExitCode {
-    let path = data_dir.join(obsync::STATUS_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!(
-                "error: cannot read {}: {e} (is an agent using this data directory?)",
-                path.display()
-            );
-            return ExitCode::FAILURE;
+    match obsync::status_file::read(data_dir) {
+        Ok(all) => {
+            print!("{}", obsync::status_file::table(&all));
+            ExitCode::SUCCESS
         }
-    };
-    let all: std::collections::BTreeMap<String, obsync::status::ProjectStatus> =
-        match serde_json::from_str(&text) {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("error: {}: {e}", path.display());
-                return ExitCode::FAILURE;
-            }
-        };
-    println!(
-        "{:<32} {:<12} {:<28} {:>10}  last error",
-        "project", "state", "position", "messages"
-    );
-    for (name, s) in all {
-        let state = s.state.as_str();
-        let position = s.position.map(|p| p.to_string()).unwrap_or_default();
-        let error = s.last_error.unwrap_or_default().replace('\n', " ");
-        println!(
-            "{name:<32} {state:<12} {position:<28} {:>10}  {error}",
-            s.messages_sent
-        );
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
-    ExitCode::SUCCESS
 }
 
 /// Runs `obsync check`: prints one line per check; exit 1 when any check fails.
@@ -334,7 +297,9 @@ fn precheck(
     data_dir: Option<&std::path::Path>,
     only: Option<&str>,
 ) -> ExitCode {
-    let checkpoints = data_dir.map(read_checkpoints).unwrap_or_default();
+    let checkpoints = data_dir
+        .map(obsync::status_file::checkpoints)
+        .unwrap_or_default();
     let projects = match obsync::config::load_dir(config_dir) {
         Ok(p) => p,
         Err(errors) => {
@@ -372,20 +337,8 @@ fn precheck(
             for c in obsync::precheck::run_checks_resuming(p, &engine, client.runtime(), checkpoint)
                 .await
             {
-                let mark = match c.outcome {
-                    obsync::precheck::Outcome::Pass => "PASS",
-                    obsync::precheck::Outcome::Warn => "WARN",
-                    obsync::precheck::Outcome::Fail => {
-                        failed = true;
-                        "FAIL"
-                    }
-                };
-                let fix = if c.fix.is_empty() {
-                    String::new()
-                } else {
-                    format!("  -> {}", c.fix)
-                };
-                println!("  {mark}  {:<36} {}{fix}", c.name, c.detail);
+                failed |= c.outcome == obsync::precheck::Outcome::Fail;
+                println!("{}", c.line());
             }
         }
         client.shutdown().await;

@@ -13,10 +13,21 @@ use super::locate::{line_of, locate};
 use super::project::ProjectConfig;
 use super::validate::validate;
 
-/// Loads every `*.toml` project file of `dir`, sorted by file name.
-///
-/// Returns every problem of every file at once; duplicate project names across files are errors.
-pub fn load_dir(dir: &Path) -> Result<Vec<Project>, ConfigErrors> {
+/// Every project file of a directory, each loaded on its own.
+#[derive(Debug, Default)]
+pub struct DirScan {
+    /// The valid projects, sorted by file name, each name once (the first file wins).
+    pub projects: Vec<Project>,
+    /// The files that failed to load, with their errors.
+    pub broken: Vec<(PathBuf, ConfigErrors)>,
+    /// Valid files whose project name an earlier file already uses: `(file, name, first file)`.
+    pub duplicates: Vec<(PathBuf, String, PathBuf)>,
+}
+
+/// Loads every `*.toml` project file of `dir` on its own, so one bad file does not hide the
+/// others (hot reload keeps running what is valid). Fails only when the directory or its data
+/// source files cannot be used at all.
+pub fn scan_dir(dir: &Path) -> Result<DirScan, ConfigErrors> {
     let sources = DataSources::load(dir)?;
     let entries = std::fs::read_dir(dir).map_err(|e| {
         ConfigErrors(vec![ConfigError {
@@ -32,32 +43,44 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Project>, ConfigErrors> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
         .collect();
     files.sort();
-
-    let mut errors = Vec::new();
-    let mut projects = Vec::new();
+    let mut scan = DirScan::default();
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
     for file in files {
         match load_file(&file, &sources) {
-            Ok(p) => projects.push(p),
-            Err(ConfigErrors(mut e)) => errors.append(&mut e),
+            Ok(p) => match seen.get(&p.config.name) {
+                Some(first) => scan
+                    .duplicates
+                    .push((file, p.config.name.clone(), first.clone())),
+                None => {
+                    seen.insert(p.config.name.clone(), file);
+                    scan.projects.push(p);
+                }
+            },
+            Err(errors) => scan.broken.push((file, errors)),
         }
     }
-    let mut seen: HashMap<String, PathBuf> = HashMap::new();
-    for p in &projects {
-        if let Some(first) = seen.insert(p.config.name.clone(), p.path.clone()) {
-            errors.push(ConfigError {
-                file: p.path.clone(),
-                line: None,
-                field: "name".into(),
-                message: format!(
-                    "duplicate project name {:?}, already used by {}",
-                    p.config.name,
-                    first.display()
-                ),
-            });
-        }
+    Ok(scan)
+}
+
+/// Loads every `*.toml` project file of `dir`, sorted by file name.
+///
+/// Returns every problem of every file at once; duplicate project names across files are errors.
+pub fn load_dir(dir: &Path) -> Result<Vec<Project>, ConfigErrors> {
+    let scan = scan_dir(dir)?;
+    let mut errors: Vec<ConfigError> = scan.broken.into_iter().flat_map(|(_, e)| e.0).collect();
+    for (file, name, first) in scan.duplicates {
+        errors.push(ConfigError {
+            file,
+            line: None,
+            field: "name".into(),
+            message: format!(
+                "duplicate project name {name:?}, already used by {}",
+                first.display()
+            ),
+        });
     }
     if errors.is_empty() {
-        Ok(projects)
+        Ok(scan.projects)
     } else {
         Err(ConfigErrors(errors))
     }

@@ -25,7 +25,7 @@ pub use builtin::{builtin_format_names, is_builtin_format};
 pub use datasource::{DATA_SOURCE_DIR, DataSources};
 pub use error::{ConfigError, ConfigErrors};
 pub use import::parse_csv;
-pub use load::{load_dir, load_file};
+pub use load::{DirScan, load_dir, load_file, scan_dir};
 pub use project::{
     FilterConfig, ImportConfig, KeyChange, ModuleLimitsConfig, ObjectConfig, OptionsConfig,
     ProjectConfig, SourceConfig, SyncConfig, TargetConfig,

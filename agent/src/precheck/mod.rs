@@ -38,6 +38,23 @@ pub struct Check {
     pub fix: String,
 }
 
+impl Check {
+    /// The check as `obsync check` prints it: `  PASS  name  detail  -> fix`.
+    pub fn line(&self) -> String {
+        let mark = match self.outcome {
+            Outcome::Pass => "PASS",
+            Outcome::Warn => "WARN",
+            Outcome::Fail => "FAIL",
+        };
+        let fix = if self.fix.is_empty() {
+            String::new()
+        } else {
+            format!("  -> {}", self.fix)
+        };
+        format!("  {mark}  {:<36} {}{fix}", self.name, self.detail)
+    }
+}
+
 fn check(name: &str, outcome: Outcome, detail: impl Into<String>, fix: impl Into<String>) -> Check {
     Check {
         name: name.to_string(),

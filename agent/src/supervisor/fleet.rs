@@ -23,7 +23,7 @@ use super::project::ProjectRunner;
 use super::reachable;
 use crate::alerts::AlertRules;
 use crate::checkpoint::CheckpointStore;
-use crate::config::{DataSources, Project, ProjectConfig, load_file};
+use crate::config::{Project, ProjectConfig, scan_dir};
 use crate::status::{ProjectState, StatusBoard};
 use crate::wasm::WasmEngine;
 
@@ -340,46 +340,30 @@ impl Fleet {
     /// Applies the current content of the config directory: starts new projects, stops removed
     /// ones, restarts changed ones; invalid files keep their running version.
     pub async fn apply(&mut self, ctx: &FleetContext, dir: &Path) {
-        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-            Ok(entries) => entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
-                .collect(),
-            Err(e) => {
-                tracing::error!(dir = %dir.display(), error = %e, "cannot read the config directory; keeping every project as it is");
-                return;
-            }
-        };
-        files.sort();
-        let sources = match DataSources::load(dir) {
-            Ok(s) => s,
+        let scan = match scan_dir(dir) {
+            Ok(scan) => scan,
             Err(errors) => {
-                tracing::error!(
-                    "invalid data source file; every project is kept as it is:\n{errors}"
-                );
+                tracing::error!(dir = %dir.display(), "cannot read the config directory or its data sources; keeping every project as it is:\n{errors}");
                 return;
             }
         };
-        let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-        let mut broken_files = Vec::new();
-        let mut valid = Vec::new();
-        for file in files {
-            match load_file(&file, &sources) {
-                Ok(p) => {
-                    if let Some(first) = seen.get(&p.config.name) {
-                        tracing::error!(file = %file.display(), first = %first.display(), project = %p.config.name, "duplicate project name; file ignored");
-                        continue;
-                    }
-                    seen.insert(p.config.name.clone(), file.clone());
-                    valid.push(p);
-                }
-                Err(errors) => {
-                    tracing::error!(file = %file.display(), "invalid project file; the running version is kept:\n{errors}");
-                    broken_files.push((file, errors.to_string()));
-                }
-            }
+        for (file, project, first) in &scan.duplicates {
+            tracing::error!(file = %file.display(), first = %first.display(), %project, "duplicate project name; file ignored");
         }
+        let mut seen: BTreeMap<String, PathBuf> = scan
+            .projects
+            .iter()
+            .map(|p| (p.config.name.clone(), p.path.clone()))
+            .collect();
+        let broken_files: Vec<(PathBuf, String)> = scan
+            .broken
+            .into_iter()
+            .map(|(file, errors)| {
+                tracing::error!(file = %file.display(), "invalid project file; the running version is kept:\n{errors}");
+                (file, errors.to_string())
+            })
+            .collect();
+        let valid = scan.projects;
         // Report broken files on the project they belong to, and keep those projects running.
         for (file, errors) in &broken_files {
             if let Some((name, _)) = self.projects.iter().find(|(_, r)| &r.file == file) {

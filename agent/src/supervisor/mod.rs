@@ -30,8 +30,7 @@ use crate::sink::RocketMqClient;
 use crate::status::StatusBoard;
 use crate::wasm::WasmEngine;
 
-/// The agent's project states, rewritten within a second of every change: `<data-dir>/status.json`.
-pub const STATUS_FILE: &str = "status.json";
+pub use crate::status_file::STATUS_FILE;
 
 /// Pause markers live here under the data directory: `paused/<project>`.
 pub const PAUSED_DIR: &str = "control/paused";
