@@ -11,7 +11,7 @@ use mysql_async::prelude::Queryable;
 use obsync::checkpoint::Position;
 use obsync::schema::catalog::{self, CatalogTable};
 use obsync::schema::ddl::{self, Ddl};
-use obsync::source::{BinlogReader, Flavor, SourceOptions};
+use obsync::source::{BinlogReader, Flavor, SourceOptions, SourceState};
 use obsync_tests::{init_logs, unique, unique_server_id};
 
 fn seekdb_port() -> u16 {
@@ -170,12 +170,8 @@ async fn a_server_without_a_binlog_is_detected_and_refused_clearly() -> anyhow::
     let mut conn = opts.connect().await?;
     assert_eq!(opts.flavor(&mut conn).await?, Flavor::OceanBase);
     drop(conn);
-    let tree = sled::Config::new()
-        .temporary(true)
-        .open()?
-        .open_tree("schemas")?;
     // seekdb claims log_bin=ON, but has no binlog: the start position cannot be read...
-    let now = BinlogReader::start(opts.clone(), None, tree.clone(), tree.clone(), &[]).await;
+    let now = BinlogReader::start(opts.clone(), None, SourceState::temporary()?, &[]).await;
     let err = now.err().expect("no binlog position on seekdb").to_string();
     assert!(err.contains("127.0.0.1"), "{err}");
     // ...and a given position is refused by the server (COM_REGISTER_SLAVE / BINLOG_DUMP).
@@ -186,7 +182,7 @@ async fn a_server_without_a_binlog_is_detected_and_refused_clearly() -> anyhow::
         timestamp: 0,
         sequence: 0,
     };
-    let err = BinlogReader::start(opts, Some(at), tree.clone(), tree, &[])
+    let err = BinlogReader::start(opts, Some(at), SourceState::temporary()?, &[])
         .await
         .err()
         .expect("seekdb cannot stream a binlog")

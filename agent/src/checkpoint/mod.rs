@@ -7,9 +7,9 @@
 //! that flush plus those in flight; every one of them carries the same dedupe key as its first copy.
 //! Nothing is skipped: a position is never stored ahead of an acknowledgement.
 
-mod position;
+pub use crate::source::Position;
 
-pub use position::Position;
+use crate::source::SourceState;
 
 use std::path::Path;
 
@@ -114,18 +114,14 @@ impl CheckpointStore {
         Ok(())
     }
 
-    /// The project's schema history (versions of tables whose binlog has no column names).
-    pub fn schema_tree(&self, project: &str) -> Result<sled::Tree, CheckpointError> {
-        self.db
-            .open_tree(format!("schemas/{project}"))
-            .map_err(|e| self.store_err(e))
-    }
-
-    /// The project's prepared XA branches, waiting for their outcome.
-    pub fn xa_tree(&self, project: &str) -> Result<sled::Tree, CheckpointError> {
-        self.db
-            .open_tree(format!("xa/{project}"))
-            .map_err(|e| self.store_err(e))
+    /// The project's source state: its schema history (versions of tables whose binlog has no
+    /// column names) and its prepared XA branches, waiting for their outcome.
+    pub fn source_state(&self, project: &str) -> Result<SourceState, CheckpointError> {
+        let tree = |name: String| self.db.open_tree(name).map_err(|e| self.store_err(e));
+        Ok(SourceState::new(
+            tree(format!("schemas/{project}"))?,
+            tree(format!("xa/{project}"))?,
+        ))
     }
 
     /// Forgets a project's position.

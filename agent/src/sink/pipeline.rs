@@ -31,7 +31,7 @@ use super::heartbeat::HEARTBEAT_KIND;
 use super::send::{MAX_BATCH_MESSAGES, Outgoing, RocketMqSink};
 pub use super::watermark::Released;
 use super::watermark::Watermark;
-use crate::checkpoint::Position;
+use crate::source::Position;
 
 /// Bounds of the messages not yet below the acknowledgement watermark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

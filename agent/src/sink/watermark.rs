@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::checkpoint::Position;
+use crate::source::Position;
 
 /// A checkpoint released by [`Watermark::release`].
 #[derive(Debug, Clone, PartialEq, Eq)]

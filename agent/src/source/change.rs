@@ -9,7 +9,7 @@ use std::sync::Arc;
 use obsync_sdk::ChangeKind;
 
 use super::decode::DecodedRow;
-use crate::checkpoint::Position;
+use super::position::Position;
 use crate::schema::SourceTable;
 
 /// The rows of one ROWS event of a carried table.

@@ -6,7 +6,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Row};
 
 use super::error::SourceError;
-use crate::checkpoint::Position;
+use super::position::Position;
 
 /// The kind of server at the other end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,9 +22,9 @@ use super::events::{
 };
 use super::mariadb_compression;
 use super::payload::PayloadEvents;
+use super::position::Position;
 use super::savepoints::{self, Savepoints};
 use super::xa::{self, XaBranches, XaStatement, Xid};
-use crate::checkpoint::Position;
 use crate::schema::catalog::CatalogTable;
 use crate::schema::ddl::{self, Ddl};
 use crate::schema::history::SchemaHistory;

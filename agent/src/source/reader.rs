@@ -12,9 +12,10 @@ use super::connect::{Flavor, SourceOptions};
 use super::error::SourceError;
 use super::event_decoder::EventDecoder;
 use super::payload_copies::LibraryCopies;
+use super::position::Position;
 use super::start_at::is_gtid_start;
+use super::state::SourceState;
 use super::xa::XaBranches;
-use crate::checkpoint::Position;
 use crate::config::{GtidSet, parse_gtid_set};
 use crate::schema::SchemaError;
 use crate::schema::catalog::table_schema;
@@ -45,15 +46,14 @@ impl BinlogReader {
     /// Connects and starts streaming at `start`, or at the server's current end when `None`.
     /// Returns the reader and the position it started from.
     ///
-    /// `schemas` keeps the versions of tables whose table maps carry no column names; when the
+    /// `state` keeps the versions of tables whose table maps carry no column names (when the
     /// server sends no column names, the tables of `databases` not in it yet are described from
-    /// `information_schema` now, as of the start position. `xa_branches` keeps prepared XA
-    /// branches until their outcome.
+    /// `information_schema` now, as of the start position) and the prepared XA branches until
+    /// their outcome.
     pub async fn start(
         opts: SourceOptions,
         start: Option<Position>,
-        schemas: sled::Tree,
-        xa_branches: sled::Tree,
+        state: SourceState,
         databases: &[String],
     ) -> Result<(Self, Position), SourceError> {
         let mut conn = opts.connect().await?;
@@ -71,9 +71,9 @@ impl BinlogReader {
             position: start.to_string(),
             message: e.to_string(),
         };
-        let mut history = SchemaHistory::load(schemas, (start.file.as_str(), start.offset))
+        let mut history = SchemaHistory::load(state.schemas, (start.file.as_str(), start.offset))
             .map_err(history_err)?;
-        let xa_branches = XaBranches::open(xa_branches, (start.file.as_str(), start.offset))
+        let xa_branches = XaBranches::open(state.xa_branches, (start.file.as_str(), start.offset))
             .map_err(|e| SourceError::Protocol {
                 position: start.to_string(),
                 message: e.to_string(),

@@ -14,7 +14,7 @@ use mysql_common::binlog::events::EventData;
 use super::connect::SourceOptions;
 use super::error::SourceError;
 use super::events::{ANONYMOUS_GTID, GTID, MARIADB_GTID, QUERY, parsed_data_of};
-use crate::checkpoint::Position;
+use super::position::Position;
 
 /// Event types that start a transaction or a standalone statement (boundaries).
 fn starts_group(ev: &mysql_common::binlog::events::Event) -> bool {

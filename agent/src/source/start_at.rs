@@ -7,7 +7,7 @@
 //! Invariant: a position the server no longer has is the server's error (1236), reported, never
 //! skipped.
 
-use crate::checkpoint::Position;
+use super::position::Position;
 
 /// The position of a file and offset start.
 pub fn file_start(file: &str, offset: u64) -> Position {

@@ -323,14 +323,12 @@ impl ProjectRunner {
         // Routes are read again at every (re)start: a changed queue count is used from this
         // position on (nothing is in flight now).
         self.refresh_routes().await?;
-        let schemas = self.store.schema_tree(&name)?;
-        let xa_branches = self.store.xa_tree(&name)?;
+        let state = self.store.source_state(&name)?;
         let databases = self.router.databases();
         let sequence = saved.as_ref().map_or(0, |p| p.sequence);
         self.sequencer = Sequencer::resume(sequence);
         let (mut reader, mut start) =
-            BinlogReader::start(self.source.clone(), saved, schemas, xa_branches, &databases)
-                .await?;
+            BinlogReader::start(self.source.clone(), saved, state, &databases).await?;
         start.sequence = sequence;
         // Closed on every way out, errors included: a stream left open stays registered on the
         // source and keeps the next start of this project from using its server id.
