@@ -7,6 +7,10 @@ use std::sync::Arc;
 use mysql_async::prelude::Queryable;
 use rocketmq_client_rust::ClientRuntime;
 
+mod facts;
+
+pub use facts::{Findings, StartCatalog};
+
 use crate::checkpoint::Position;
 use crate::config::{Project, StartAt};
 use crate::route::WHOLE_DATABASE;
@@ -81,20 +85,33 @@ pub async fn run_checks_resuming(
     runtime: Arc<ClientRuntime>,
     checkpoint: Option<&Position>,
 ) -> Vec<Check> {
+    let (checks, findings) = run_checks_finding(p, engine, runtime, checkpoint).await;
+    findings.discard().await;
+    checks
+}
+
+/// [`run_checks_resuming`], keeping what the checks read for the project's start.
+pub async fn run_checks_finding(
+    p: &Project,
+    engine: &WasmEngine,
+    runtime: Arc<ClientRuntime>,
+    checkpoint: Option<&Position>,
+) -> (Vec<Check>, Findings) {
     let mut out = Vec::new();
-    source_checks(p, &mut out).await;
+    let mut findings = Findings::default();
+    source_checks(p, &mut out, &mut findings).await;
     if out
         .iter()
         .any(|c| c.name == "source.reachable" && c.outcome == Outcome::Pass)
     {
         out.push(start_position_check(p, checkpoint).await);
     }
-    target_checks(p, runtime, &mut out).await;
-    module_checks(p, engine, &mut out);
-    out
+    target_checks(p, runtime, &mut out, &mut findings).await;
+    module_checks(p, engine, &mut out, &mut findings);
+    (out, findings)
 }
 
-async fn source_checks(p: &Project, out: &mut Vec<Check>) {
+async fn source_checks(p: &Project, out: &mut Vec<Check>, findings: &mut Findings) {
     let opts = SourceOptions::from_config(&p.config.source);
     let mut conn = match opts.connect().await {
         Ok(conn) => {
@@ -222,6 +239,11 @@ async fn source_checks(p: &Project, out: &mut Vec<Check>) {
     });
     let addr = SourceOptions::from_config(&p.config.source).addr();
     out.push(server_id_check(&mut conn, &addr, &p.config.name, p.config.source.server_id).await);
+    if let Ok(flavor) = opts.flavor(&mut conn).await {
+        findings.catalog = StartCatalog::read(&mut conn, flavor, p, &databases(p))
+            .await
+            .ok();
+    }
     for (i, o) in p.config.objects.iter().enumerate() {
         let name = format!("objects[{i}] `{}`.`{}`", o.database, o.table);
         if o.table == WHOLE_DATABASE {
@@ -271,10 +293,14 @@ async fn source_checks(p: &Project, out: &mut Vec<Check>) {
             ));
             continue;
         }
-        let table_columns = crate::schema::catalog::column_facts(&mut conn, &o.database, &o.table)
-            .await
-            .ok()
-            .flatten()
+        let facts = match findings.catalog.as_ref().map(|c| c.columns[i].clone()) {
+            Some(facts) => facts,
+            None => crate::schema::catalog::column_facts(&mut conn, &o.database, &o.table)
+                .await
+                .ok()
+                .flatten(),
+        };
+        let table_columns = facts
             .unwrap_or_default()
             .into_iter()
             .map(crate::filter::FilterColumn::from_catalog)
@@ -521,7 +547,12 @@ async fn registered_as(
     }))
 }
 
-async fn target_checks(p: &Project, runtime: Arc<ClientRuntime>, out: &mut Vec<Check>) {
+async fn target_checks(
+    p: &Project,
+    runtime: Arc<ClientRuntime>,
+    out: &mut Vec<Check>,
+    findings: &mut Findings,
+) {
     let mut sink = match RocketMqSink::start(runtime, &p.config.target).await {
         Ok(s) => s,
         Err(e) => {
@@ -538,10 +569,12 @@ async fn target_checks(p: &Project, runtime: Arc<ClientRuntime>, out: &mut Vec<C
     topics.sort_unstable();
     topics.dedup();
     let mut access_checked = false;
+    let mut all_ok = true;
     for topic in topics {
         let name = format!("target.topic `{topic}`");
         let prepared = sink.prepare_topic(topic).await;
         let ok = prepared.is_ok();
+        all_ok &= ok;
         out.push(match prepared {
             Ok(n) => check(&name, Outcome::Pass, format!("{n} queues"), ""),
             Err(e) => check(
@@ -568,24 +601,51 @@ async fn target_checks(p: &Project, runtime: Arc<ClientRuntime>, out: &mut Vec<C
                     "no ACL keys set; the broker does not ask for them",
                     "",
                 ),
-                Err(e) => check(
-                    "target.acl",
-                    Outcome::Fail,
-                    e.to_string(),
-                    "set target.access_key / target.secret_key to a user the broker knows",
-                ),
+                Err(e) => {
+                    all_ok = false;
+                    check(
+                        "target.acl",
+                        Outcome::Fail,
+                        e.to_string(),
+                        "set target.access_key / target.secret_key to a user the broker knows",
+                    )
+                }
             });
         }
     }
-    sink.shutdown().await;
+    if all_ok {
+        findings.sink = Some(sink);
+    } else {
+        sink.shutdown().await;
+    }
 }
 
-fn module_checks(p: &Project, engine: &WasmEngine, out: &mut Vec<Check>) {
+fn module_checks(p: &Project, engine: &WasmEngine, out: &mut Vec<Check>, findings: &mut Findings) {
+    let mut loaded = Vec::new();
     for (spec, limits, kind) in p.config.options.module_specs() {
         let name = format!("module `{spec}`");
         out.push(match load_spec(engine, &p.path, spec, limits, kind) {
-            Ok(_) => check(&name, Outcome::Pass, "loads", ""),
+            Ok(module) => {
+                loaded.push(module);
+                check(&name, Outcome::Pass, "loads", "")
+            }
             Err(e) => check(&name, Outcome::Fail, e, "fix or rebuild the module"),
         });
     }
+    if loaded.len() == p.config.options.filters.len() + 1 {
+        findings.modules = Some(loaded);
+    }
+}
+
+/// The databases a project carries, sorted, each once.
+pub fn databases(p: &Project) -> Vec<String> {
+    let mut d: Vec<String> = p
+        .config
+        .objects
+        .iter()
+        .map(|o| o.database.clone())
+        .collect();
+    d.sort();
+    d.dedup();
+    d
 }

@@ -24,6 +24,7 @@ use super::reachable;
 use crate::alerts::AlertRules;
 use crate::checkpoint::CheckpointStore;
 use crate::config::{Project, ProjectConfig, scan_dir};
+use crate::precheck::Findings;
 use crate::status::{ProjectState, StatusBoard};
 use crate::wasm::WasmEngine;
 
@@ -50,13 +51,17 @@ pub struct FleetContext {
 /// source for a few heartbeats; a `source.server_id` failure is checked again for this long.
 const SERVER_ID_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Runs the precheck of a project about to start; returns the failed checks.
-async fn precheck_failures(ctx: &FleetContext, p: &Project) -> Vec<(String, String, String)> {
-    use crate::precheck::{Outcome, run_checks_resuming, server_id_recheck};
+/// Runs the precheck of a project about to start; returns the failed checks and what the checks
+/// read, for the start to reuse.
+async fn precheck_failures(
+    ctx: &FleetContext,
+    p: &Project,
+) -> (Vec<(String, String, String)>, Findings) {
+    use crate::precheck::{Outcome, run_checks_finding, server_id_recheck};
     let checkpoint = ctx.store.load(&p.config.name).ok().flatten();
     let deadline = tokio::time::Instant::now() + SERVER_ID_GRACE;
-    let checks =
-        run_checks_resuming(p, &ctx.engine, ctx.runtime.clone(), checkpoint.as_ref()).await;
+    let (checks, findings) =
+        run_checks_finding(p, &ctx.engine, ctx.runtime.clone(), checkpoint.as_ref()).await;
     for c in checks.iter().filter(|c| c.outcome == Outcome::Warn) {
         tracing::warn!(project = %p.config.name, check = %c.name, fix = %c.fix, "precheck warning: {}", c.detail);
     }
@@ -80,7 +85,7 @@ async fn precheck_failures(ctx: &FleetContext, p: &Project) -> Vec<(String, Stri
             Vec::new()
         };
     }
-    failed
+    (failed, findings)
 }
 
 impl FleetContext {
@@ -133,17 +138,21 @@ fn fingerprint(p: &Project) -> [u8; 32] {
 
 /// The precheck (when on) and the preparation: what a project passes to run.
 async fn attempt(ctx: &FleetContext, p: &Project) -> Result<ProjectRunner, ProjectError> {
+    let mut findings = Findings::default();
     if ctx.precheck {
-        let failures = precheck_failures(ctx, p).await;
+        let (failures, found) = precheck_failures(ctx, p).await;
         if !failures.is_empty() {
+            found.discard().await;
             return Err(ProjectError::Precheck {
                 file: p.path.clone(),
                 failures,
             });
         }
+        findings = found;
     }
     ProjectRunner::prepare(
-        p.clone(),
+        p,
+        findings,
         &ctx.engine,
         ctx.runtime.clone(),
         ctx.store.clone(),

@@ -19,8 +19,8 @@ use crate::config::{Project, ProjectConfig, StartAt};
 use crate::filter::FilterColumn;
 use crate::metrics::ProjectMetrics;
 use crate::policy::ErrorPolicy;
+use crate::precheck::{Findings, StartCatalog};
 use crate::route::{PendingBatch, Router, Sequencer};
-use crate::schema::catalog;
 use crate::sink::heartbeat;
 use crate::sink::{Acked, MessageSettings, Pipeline, RocketMqSink, SinkError, Window, messages};
 use crate::source::{BinlogReader, Flavor, SourceEvent, SourceOptions, position_at, start_at};
@@ -95,9 +95,11 @@ fn max_batch_bytes(config: &ProjectConfig) -> usize {
 
 impl ProjectRunner {
     /// Runs the start checks (source reachable, format loads, every topic exists) and builds the
-    /// project. Each failure names the project file and the field to fix.
+    /// project, reusing what a passing precheck already read (`findings`). Each failure names the
+    /// project file and the field to fix.
     pub async fn prepare(
-        project: Project,
+        project: &Project,
+        findings: Findings,
         engine: &WasmEngine,
         runtime: Arc<ClientRuntime>,
         store: CheckpointStore,
@@ -111,7 +113,7 @@ impl ProjectRunner {
             start,
             row_filters,
             ..
-        } = project;
+        } = project.clone();
         let start_err = |field: &str, message: String| ProjectError::Start {
             file: file.clone(),
             field: field.to_string(),
@@ -119,34 +121,48 @@ impl ProjectRunner {
         };
         let mut source = SourceOptions::from_config(&config.source);
         source.owner = config.name.clone();
-        let mut conn = source
-            .connect()
-            .await
-            .map_err(|e| start_err("source", e.to_string()))?;
-        let flavor = source
-            .flavor(&mut conn)
-            .await
-            .map_err(|e| start_err("source", e.to_string()))?;
+        let Findings {
+            catalog: found_catalog,
+            modules: found_modules,
+            sink: found_sink,
+        } = findings;
+        let databases = crate::precheck::databases(project);
+        let catalog = match found_catalog {
+            Some(c) => c,
+            None => {
+                let mut conn = source
+                    .connect()
+                    .await
+                    .map_err(|e| start_err("source", e.to_string()))?;
+                let flavor = source
+                    .flavor(&mut conn)
+                    .await
+                    .map_err(|e| start_err("source", e.to_string()))?;
+                let c = StartCatalog::read(&mut conn, flavor, project, &databases)
+                    .await
+                    .map_err(|e| {
+                        start_err("source", format!("cannot read the source catalog: {e}"))
+                    })?;
+                let _ = conn.disconnect().await;
+                c
+            }
+        };
+        let flavor = catalog.flavor;
         let utc_offset = time_zone.offset_seconds();
         let mut router = Router::new(&config.objects, &row_filters, config.options.key_change);
-        let catalog_err = |e: mysql_async::Error| {
-            start_err("source", format!("cannot read the source catalog: {e}"))
-        };
-        let databases = router.databases();
-        router.set_unique_keys(
-            catalog::unique_keys(&mut conn, &databases)
-                .await
-                .map_err(catalog_err)?,
-        );
-        for (i, (o, filter)) in config.objects.iter().zip(&row_filters).enumerate() {
+        router.set_unique_keys(catalog.unique_keys);
+        for (i, ((o, filter), facts)) in config
+            .objects
+            .iter()
+            .zip(&row_filters)
+            .zip(catalog.columns)
+            .enumerate()
+        {
             let Some(filter) = filter else { continue };
             if o.table == crate::route::WHOLE_DATABASE {
                 continue;
             }
-            let Some(facts) = catalog::column_facts(&mut conn, &o.database, &o.table)
-                .await
-                .map_err(catalog_err)?
-            else {
+            let Some(facts) = facts else {
                 tracing::warn!(project = %config.name, database = %o.database, table = %o.table, "table does not exist yet; its row filter is checked when it appears");
                 continue;
             };
@@ -163,26 +179,52 @@ impl ProjectRunner {
                 )
             })?;
         }
-        let _ = conn.disconnect().await;
 
-        let format = load_module(
-            engine,
-            &file,
-            &config.options.format,
-            config.options.format_limits,
-            ModuleKind::Format,
-        )
-        .map_err(|e| start_err("options.format", e))?;
-        let mut filters = Vec::with_capacity(config.options.filters.len());
-        for (i, f) in config.options.filters.iter().enumerate() {
-            let filter = load_module(engine, &file, &f.module, f.limits(), ModuleKind::Filter)
-                .map_err(|e| start_err(&format!("options.filters[{i}].module"), e))?;
-            filters.push(filter);
-        }
+        let (format, filters) = match found_modules {
+            Some(modules) => {
+                let mut instances = modules.into_iter().zip(config.options.module_specs()).map(
+                    |(module, (_, _, kind))| {
+                        ModuleInstance::new(module, kind).map_err(|e| e.to_string())
+                    },
+                );
+                let format = instances
+                    .next()
+                    .unwrap_or_else(|| Err("no format module".into()))
+                    .map_err(|e| start_err("options.format", e))?;
+                let mut filters = Vec::with_capacity(config.options.filters.len());
+                for (i, f) in instances.enumerate() {
+                    filters.push(
+                        f.map_err(|e| start_err(&format!("options.filters[{i}].module"), e))?,
+                    );
+                }
+                (format, filters)
+            }
+            None => {
+                let format = load_module(
+                    engine,
+                    &file,
+                    &config.options.format,
+                    config.options.format_limits,
+                    ModuleKind::Format,
+                )
+                .map_err(|e| start_err("options.format", e))?;
+                let mut filters = Vec::with_capacity(config.options.filters.len());
+                for (i, f) in config.options.filters.iter().enumerate() {
+                    let filter =
+                        load_module(engine, &file, &f.module, f.limits(), ModuleKind::Filter)
+                            .map_err(|e| start_err(&format!("options.filters[{i}].module"), e))?;
+                    filters.push(filter);
+                }
+                (format, filters)
+            }
+        };
 
-        let mut sink = RocketMqSink::start(runtime, &config.target)
-            .await
-            .map_err(|e| start_err("target", e.to_string()))?;
+        let mut sink = match found_sink {
+            Some(sink) => sink,
+            None => RocketMqSink::start(runtime, &config.target)
+                .await
+                .map_err(|e| start_err("target", e.to_string()))?,
+        };
         for (i, object) in config.objects.iter().enumerate() {
             if sink.queue_count(&object.topic).is_none() {
                 sink.prepare_topic(&object.topic)
