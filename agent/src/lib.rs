@@ -1,10 +1,10 @@
 //! obsync: a small agent that streams row changes from the OceanBase binlog service, MySQL or
 //! MariaDB into RocketMQ, through sandboxed WebAssembly format modules.
 //!
-//! The data path has no back-edges:
-//! `config` → `supervisor` (one task per project) → `source` (binlog) → `schema` → `route`
-//! (objects, sharding key) → `filter` (row filter) → `wasm` (format) → `sink` (RocketMQ, per-queue
-//! order) → `checkpoint`.
+//! The data path has no back-edges: `source` (binlog) → `route` (objects, filters, batches,
+//! numbering) → `wasm` (format) → `sink` (messages, RocketMQ, per-queue order) → `checkpoint`.
+//! Each stage imports only the foundations (`config`, `schema`, `filter`, `policy`) and the stages
+//! before it; `supervisor` (one task per project) drives them and owns only their lifecycle.
 //! [`run`] takes its directories and a shutdown future, so tests start the real thing in-process.
 #![recursion_limit = "256"]
 

@@ -1,4 +1,6 @@
-//! Routing: which source tables are carried, to which topic, and which columns pick the queue.
+//! Routing, the stage between the source and the modules: which source tables are carried, to
+//! which topic, and which columns pick the queue (here); shaping, filtering and batching their
+//! rows (`batch.rs`); numbering the messages that are left (`sequence.rs`).
 //!
 //! Invariant: a table is carried only if an object names it; every routed row gets a sharding
 //! key string built from the same columns every time, so equal keys map to the same queue.

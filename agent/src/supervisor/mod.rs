@@ -8,6 +8,7 @@
 mod backoff;
 mod error;
 mod fleet;
+mod prepare;
 mod project;
 mod reachable;
 mod watcher;

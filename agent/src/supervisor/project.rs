@@ -1,31 +1,28 @@
-//! One sync project: start checks, then the stream → route → format → send → checkpoint loop,
-//! restarted from the checkpoint after a retryable failure.
+//! One sync project's lifecycle: its start (reusing the precheck's findings), then the loop that
+//! drives source → route → format → sink → checkpoint, restarted from the checkpoint when an
+//! error's policy says retry. The stages do the work; this file only sequences them.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use obsync_sdk::{ChangeKind, FormatOptions, ModuleKind};
-use rocketmq_client_rust::ClientRuntime;
+use obsync_sdk::{ChangeKind, FormatOptions};
 use tokio::sync::watch;
 
 use super::backoff::Backoff;
 use super::error::ProjectError;
 use crate::checkpoint::CheckpointStore;
 use crate::checkpoint::Position;
-use crate::config::ModuleLimitsConfig;
-use crate::config::{Project, ProjectConfig, StartAt};
-use crate::filter::FilterColumn;
+use crate::config::{ProjectConfig, StartAt};
 use crate::metrics::ProjectMetrics;
 use crate::policy::ErrorPolicy;
-use crate::precheck::{Findings, StartCatalog};
 use crate::route::{PendingBatch, Router, Sequencer};
 use crate::sink::heartbeat;
 use crate::sink::{Acked, MessageSettings, Pipeline, RocketMqSink, SinkError, Window, messages};
-use crate::source::{BinlogReader, Flavor, SourceEvent, SourceOptions, position_at, start_at};
-use crate::status::{ModuleInfo, ObjectInfo, ProjectInfo, ProjectState, StatusBoard};
-use crate::wasm::{ModuleInstance, WasmEngine, load_spec};
+use crate::source::{BinlogReader, SourceEvent, SourceOptions, position_at, start_at};
+use crate::status::{ProjectState, StatusBoard};
+use crate::wasm::ModuleInstance;
 
 /// Rows collected before a format call and send, also inside one transaction (bounds memory).
 pub const MAX_BATCH_ROWS: usize = 2048;
@@ -54,251 +51,30 @@ enum Wake<E> {
 
 /// A prepared project, ready to run.
 pub struct ProjectRunner {
-    file: PathBuf,
-    config: ProjectConfig,
-    message_settings: MessageSettings,
-    start: StartAt,
-    source: SourceOptions,
-    router: Router,
-    format: ModuleInstance,
-    filters: Vec<ModuleInstance>,
-    sink: Arc<RocketMqSink>,
+    pub(super) file: PathBuf,
+    pub(super) config: ProjectConfig,
+    pub(super) message_settings: MessageSettings,
+    pub(super) start: StartAt,
+    pub(super) source: SourceOptions,
+    pub(super) router: Router,
+    pub(super) format: ModuleInstance,
+    pub(super) filters: Vec<ModuleInstance>,
+    pub(super) sink: Arc<RocketMqSink>,
     /// Acknowledgements of the current pipeline already counted in the status.
-    acked_seen: Acked,
-    metrics: Arc<ProjectMetrics>,
-    store: CheckpointStore,
-    options: FormatOptions,
-    status: StatusBoard,
+    pub(super) acked_seen: Acked,
+    pub(super) metrics: Arc<ProjectMetrics>,
+    pub(super) store: CheckpointStore,
+    pub(super) options: FormatOptions,
+    pub(super) status: StatusBoard,
     /// The most row bytes a batch collects before it is flushed, also inside a transaction.
-    max_batch_bytes: usize,
+    pub(super) max_batch_bytes: usize,
     /// Numbers the messages of the current stream (restarted from each checkpoint).
-    sequencer: Sequencer,
+    pub(super) sequencer: Sequencer,
     /// The DataWorks heartbeat period, when heartbeats are on.
-    heartbeat: Option<Duration>,
-}
-
-/// An eighth of the smallest module memory limit: the batch, the module's copy of it and its
-/// output all live in that memory, so a bulk UPDATE of wide rows never overflows a module.
-fn max_batch_bytes(config: &ProjectConfig) -> usize {
-    let smallest = config
-        .options
-        .filters
-        .iter()
-        .map(|f| f.limits().memory_limit_mb)
-        .chain(std::iter::once(
-            config.options.format_limits.memory_limit_mb,
-        ))
-        .min()
-        .unwrap_or(256);
-    ((smallest << 20) / 8) as usize
+    pub(super) heartbeat: Option<Duration>,
 }
 
 impl ProjectRunner {
-    /// Runs the start checks (source reachable, format loads, every topic exists) and builds the
-    /// project, reusing what a passing precheck already read (`findings`). Each failure names the
-    /// project file and the field to fix.
-    pub async fn prepare(
-        project: &Project,
-        findings: Findings,
-        engine: &WasmEngine,
-        runtime: Arc<ClientRuntime>,
-        store: CheckpointStore,
-        status: StatusBoard,
-    ) -> Result<Self, ProjectError> {
-        let Project {
-            path: file,
-            config,
-            partition_rule,
-            time_zone,
-            start,
-            row_filters,
-            ..
-        } = project.clone();
-        let start_err = |field: &str, message: String| ProjectError::Start {
-            file: file.clone(),
-            field: field.to_string(),
-            message,
-        };
-        let mut source = SourceOptions::from_config(&config.source);
-        source.owner = config.name.clone();
-        let Findings {
-            catalog: found_catalog,
-            modules: found_modules,
-            sink: found_sink,
-        } = findings;
-        let databases = crate::precheck::databases(project);
-        let catalog = match found_catalog {
-            Some(c) => c,
-            None => {
-                let mut conn = source
-                    .connect()
-                    .await
-                    .map_err(|e| start_err("source", e.to_string()))?;
-                let flavor = source
-                    .flavor(&mut conn)
-                    .await
-                    .map_err(|e| start_err("source", e.to_string()))?;
-                let c = StartCatalog::read(&mut conn, flavor, project, &databases)
-                    .await
-                    .map_err(|e| {
-                        start_err("source", format!("cannot read the source catalog: {e}"))
-                    })?;
-                let _ = conn.disconnect().await;
-                c
-            }
-        };
-        let flavor = catalog.flavor;
-        let utc_offset = time_zone.offset_seconds();
-        let mut router = Router::new(&config.objects, &row_filters, config.options.key_change);
-        router.set_unique_keys(catalog.unique_keys);
-        for (i, ((o, filter), facts)) in config
-            .objects
-            .iter()
-            .zip(&row_filters)
-            .zip(catalog.columns)
-            .enumerate()
-        {
-            let Some(filter) = filter else { continue };
-            if o.table == crate::route::WHOLE_DATABASE {
-                continue;
-            }
-            let Some(facts) = facts else {
-                tracing::warn!(project = %config.name, database = %o.database, table = %o.table, "table does not exist yet; its row filter is checked when it appears");
-                continue;
-            };
-            let columns: Vec<_> = facts.into_iter().map(FilterColumn::from_catalog).collect();
-            filter.bind(&columns, utc_offset).map_err(|e| {
-                start_err(
-                    &format!("objects[{i}].where"),
-                    format!(
-                        "row filter {:?} does not fit `{}`.`{}`: {e}",
-                        filter.text(),
-                        o.database,
-                        o.table
-                    ),
-                )
-            })?;
-        }
-
-        let (format, filters) = match found_modules {
-            Some(modules) => {
-                let mut instances = modules.into_iter().zip(config.options.module_specs()).map(
-                    |(module, (_, _, kind))| {
-                        ModuleInstance::new(module, kind).map_err(|e| e.to_string())
-                    },
-                );
-                let format = instances
-                    .next()
-                    .unwrap_or_else(|| Err("no format module".into()))
-                    .map_err(|e| start_err("options.format", e))?;
-                let mut filters = Vec::with_capacity(config.options.filters.len());
-                for (i, f) in instances.enumerate() {
-                    filters.push(
-                        f.map_err(|e| start_err(&format!("options.filters[{i}].module"), e))?,
-                    );
-                }
-                (format, filters)
-            }
-            None => {
-                let format = load_module(
-                    engine,
-                    &file,
-                    &config.options.format,
-                    config.options.format_limits,
-                    ModuleKind::Format,
-                )
-                .map_err(|e| start_err("options.format", e))?;
-                let mut filters = Vec::with_capacity(config.options.filters.len());
-                for (i, f) in config.options.filters.iter().enumerate() {
-                    let filter =
-                        load_module(engine, &file, &f.module, f.limits(), ModuleKind::Filter)
-                            .map_err(|e| start_err(&format!("options.filters[{i}].module"), e))?;
-                    filters.push(filter);
-                }
-                (format, filters)
-            }
-        };
-
-        let mut sink = match found_sink {
-            Some(sink) => sink,
-            None => RocketMqSink::start(runtime, &config.target)
-                .await
-                .map_err(|e| start_err("target", e.to_string()))?,
-        };
-        for (i, object) in config.objects.iter().enumerate() {
-            if sink.queue_count(&object.topic).is_none() {
-                sink.prepare_topic(&object.topic)
-                    .await
-                    .map_err(|e| start_err(&format!("objects[{i}].topic"), e.to_string()))?;
-            }
-        }
-        let options = FormatOptions {
-            db_type: flavor.db_type().to_string(),
-            business_system_id: config.options.business_system_id.clone(),
-            sequence_numbers: config.options.sequence_within_transaction,
-            now_ms: 0,
-            utc_offset_seconds: utc_offset,
-            tenant: (flavor == Flavor::OceanBase)
-                .then(|| config.source.tenant())
-                .flatten(),
-        };
-        let module_info = |kind: &str, m: &ModuleInstance| ModuleInfo {
-            kind: kind.to_string(),
-            name: m.module_name().to_string(),
-            version: m.module_version().to_string(),
-        };
-        let info = ProjectInfo {
-            file: file.display().to_string(),
-            source: source.addr(),
-            name_server: config.target.name_server.clone(),
-            objects: config
-                .objects
-                .iter()
-                .map(|o| ObjectInfo {
-                    database: o.database.clone(),
-                    table: o.table.clone(),
-                    topic: o.topic.clone(),
-                    row_filter: o.row_filter.clone(),
-                })
-                .collect(),
-            modules: filters
-                .iter()
-                .map(|f| module_info("filter", f))
-                .chain(std::iter::once(module_info("format", &format)))
-                .collect(),
-        };
-        status.update(&config.name, |s| s.info = Some(info));
-        let metrics = status.metrics(&config.name);
-        tracing::info!(project = %config.name, file = %file.display(), ?flavor, "project prepared");
-        let message_settings = MessageSettings {
-            default_tag: format!("{}_tag", config.target.tag),
-            partition_rule,
-            max_message_bytes: config.target.max_message_bytes,
-        };
-        Ok(ProjectRunner {
-            max_batch_bytes: max_batch_bytes(&config),
-            sequencer: Sequencer::default(),
-            heartbeat: config
-                .options
-                .heartbeats
-                .then(|| Duration::from_millis(config.options.heartbeat_interval_ms)),
-            file,
-            config,
-            message_settings,
-            start,
-            source,
-            router,
-            format,
-            filters,
-            sink: Arc::new(sink),
-            acked_seen: Acked::default(),
-            metrics,
-            store,
-            options,
-            status,
-        })
-    }
-
     /// Runs until `stop` turns true or a non-retryable error occurs.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<(), ProjectError> {
         let mut backoff = Backoff::new(Duration::from_millis(200), MAX_BACKOFF, HEALTHY_AFTER);
@@ -715,16 +491,4 @@ fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
-}
-
-/// Loads a module of the expected kind and instantiates it for this project.
-fn load_module(
-    engine: &WasmEngine,
-    project_file: &std::path::Path,
-    spec: &str,
-    limits: ModuleLimitsConfig,
-    kind: ModuleKind,
-) -> Result<ModuleInstance, String> {
-    let module = load_spec(engine, project_file, spec, limits, kind)?;
-    ModuleInstance::new(module, kind).map_err(|e| e.to_string())
 }
