@@ -14,7 +14,8 @@ pub enum ErrorPolicy {
     /// module trap, a table it cannot carry): it stops and keeps its position until its file
     /// changes or the agent restarts. Other projects go on.
     Stop,
-    /// The agent itself cannot go on (its data directory, checkpoint store or listener): it
-    /// stops every project and exits.
-    Fatal,
 }
+
+// Fatal for the agent is a type, not a policy value: what the agent as a whole cannot survive
+// (its data directory, checkpoint store, engine, client or listener) is a `supervisor::RunError`,
+// which `run` returns and the binary exits on; no project error ever ends the agent.

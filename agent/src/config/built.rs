@@ -7,7 +7,7 @@
 //! typed fields agree with `config` (which is kept as written, `${ENV}` expanded, for display,
 //! fingerprints and the settings that need no parsing).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::project::ProjectConfig;
@@ -34,13 +34,6 @@ pub struct Project {
     pub format: FormatRef,
     /// The row filter of each object (`objects[i].where`), parsed, by object index.
     pub row_filters: Vec<Option<Arc<RowFilter>>>,
-}
-
-impl Project {
-    /// The directory module paths are relative to.
-    pub fn dir(&self) -> &Path {
-        self.path.parent().unwrap_or(Path::new("."))
-    }
 }
 
 /// How a message's queue is chosen.

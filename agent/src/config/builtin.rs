@@ -7,8 +7,3 @@ include!("../../builtin_formats.rs");
 pub fn builtin_format_names() -> impl Iterator<Item = &'static str> {
     BUILTIN_FORMAT_TABLE.iter().map(|(name, _, _)| *name)
 }
-
-/// True when `name` is a built-in format.
-pub fn is_builtin_format(name: &str) -> bool {
-    builtin_format_names().any(|n| n == name)
-}

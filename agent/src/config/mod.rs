@@ -21,7 +21,7 @@ mod validate;
 
 pub use alerts::{AlertLevel, AlertsConfig};
 pub use built::{FormatRef, PartitionRule, Project, TimeZone};
-pub use builtin::{builtin_format_names, is_builtin_format};
+pub use builtin::builtin_format_names;
 pub use datasource::{DATA_SOURCE_DIR, DataSources};
 pub use error::{ConfigError, ConfigErrors};
 pub use import::parse_csv;

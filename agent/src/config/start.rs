@@ -2,12 +2,10 @@
 //! parsed once when the config is loaded into a [`StartAt`]: a binlog file and offset, or a GTID
 //! set (MariaDB `domain-server-seq[,…]` or MySQL `uuid:interval[:interval][,…]`).
 //!
-//! Invariants: at most one of the three is set (validation); every text is checked with an error
+//! Invariants: at most one of the three is set (validation builds the [`StartAt`]); every text is checked with an error
 //! naming the value; nothing here does I/O (finding the position of a timestamp is the source's).
 
 use mysql_common::packets::Sid;
-
-use super::project::OptionsConfig;
 
 /// Where a project without a checkpoint starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,24 +23,6 @@ pub enum StartAt {
     },
     /// After a GTID set, as written (trimmed).
     Gtid(String),
-}
-
-impl StartAt {
-    /// Reads the start options; errors are `(field, message)`.
-    pub fn from_options(o: &OptionsConfig) -> Result<StartAt, (&'static str, String)> {
-        if let Some(ts) = o.start_timestamp {
-            return Ok(StartAt::Timestamp(ts));
-        }
-        if let Some(p) = &o.start_position {
-            let (file, offset) = parse_file_offset(p).map_err(|e| ("options.start_position", e))?;
-            return Ok(StartAt::FileOffset { file, offset });
-        }
-        if let Some(g) = &o.start_gtid {
-            parse_gtid_set(g).map_err(|e| ("options.start_gtid", e))?;
-            return Ok(StartAt::Gtid(g.trim().to_string()));
-        }
-        Ok(StartAt::Now)
-    }
 }
 
 /// A parsed GTID set, in the server flavour it was written for.

@@ -321,18 +321,20 @@ pub fn validate(
             );
         }
     }
-    if let Some(p) = &c.options.start_position
-        && let Err(e) = super::start::parse_file_offset(p)
-    {
-        err("options.start_position", e);
+    if let Some(ts) = c.options.start_timestamp {
+        typed.start = StartAt::Timestamp(ts);
     }
-    if let Some(g) = &c.options.start_gtid
-        && let Err(e) = super::start::parse_gtid_set(g)
-    {
-        err("options.start_gtid", e);
+    if let Some(p) = &c.options.start_position {
+        match super::start::parse_file_offset(p) {
+            Ok((file, offset)) => typed.start = StartAt::FileOffset { file, offset },
+            Err(e) => err("options.start_position", e),
+        }
     }
-    if let Ok(start) = StartAt::from_options(&c.options) {
-        typed.start = start;
+    if let Some(g) = &c.options.start_gtid {
+        match super::start::parse_gtid_set(g) {
+            Ok(_) => typed.start = StartAt::Gtid(g.trim().to_string()),
+            Err(e) => err("options.start_gtid", e),
+        }
     }
     let starts = [
         c.options.start_timestamp.is_some(),

@@ -24,9 +24,18 @@ pub struct StartCatalog {
     pub flavor: Flavor,
     /// The non-null unique keys of the carried tables without a primary key.
     pub unique_keys: HashMap<(String, String), Vec<String>>,
-    /// The columns of each object's table, by object index; `None` for a whole-database object
-    /// or a table that does not exist (yet).
+    /// The columns of each object's table, by object index; `None` for a whole-database object,
+    /// a table that does not exist (yet), or one not asked for.
     pub columns: Vec<Option<Vec<ColumnFacts>>>,
+}
+
+/// Which objects' columns to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Columns {
+    /// Every object's (the precheck checks each configured column).
+    All,
+    /// Only those of objects with a row filter (what the start binds).
+    Filtered,
 }
 
 impl StartCatalog {
@@ -36,11 +45,13 @@ impl StartCatalog {
         flavor: Flavor,
         p: &Project,
         databases: &[String],
+        which: Columns,
     ) -> Result<StartCatalog, mysql_async::Error> {
         let unique_keys = catalog::unique_keys(conn, databases).await?;
         let mut columns = Vec::with_capacity(p.config.objects.len());
-        for o in &p.config.objects {
-            columns.push(if o.table == WHOLE_DATABASE {
+        for (o, filter) in p.config.objects.iter().zip(&p.row_filters) {
+            let skipped = which == Columns::Filtered && filter.is_none();
+            columns.push(if o.table == WHOLE_DATABASE || skipped {
                 None
             } else {
                 catalog::column_facts(conn, &o.database, &o.table).await?

@@ -9,7 +9,7 @@ use rocketmq_client_rust::ClientRuntime;
 
 mod facts;
 
-pub use facts::{Findings, StartCatalog};
+pub use facts::{Columns, Findings, StartCatalog};
 
 use crate::checkpoint::Position;
 use crate::config::{Project, StartAt};
@@ -240,7 +240,7 @@ async fn source_checks(p: &Project, out: &mut Vec<Check>, findings: &mut Finding
     let addr = SourceOptions::from_config(&p.config.source).addr();
     out.push(server_id_check(&mut conn, &addr, &p.config.name, p.config.source.server_id).await);
     if let Ok(flavor) = opts.flavor(&mut conn).await {
-        findings.catalog = StartCatalog::read(&mut conn, flavor, p, &databases(p))
+        findings.catalog = StartCatalog::read(&mut conn, flavor, p, &databases(p), Columns::All)
             .await
             .ok();
     }
@@ -381,12 +381,7 @@ async fn start_position_check(p: &Project, checkpoint: Option<&Position>) -> Che
                 ),
                 "changes were lost on the source: resynchronize, then remove the checkpoint (start anew)",
             ),
-            Err(e) => check(
-                name,
-                Outcome::Warn,
-                format!("cannot list the binary logs: {e}"),
-                "grant BINLOG MONITOR / REPLICATION CLIENT",
-            ),
+            Err(e) => unlisted_binlogs(name, e),
         };
     }
     match &p.start {
@@ -417,12 +412,7 @@ async fn start_position_check(p: &Project, checkpoint: Option<&Position>) -> Che
                     ),
                     "choose a position in a binlog file the server still has (SHOW BINARY LOGS)",
                 ),
-                Err(e) => check(
-                    name,
-                    Outcome::Warn,
-                    format!("cannot list the binary logs: {e}"),
-                    "grant BINLOG MONITOR / REPLICATION CLIENT",
-                ),
+                Err(e) => unlisted_binlogs(name, e),
             }
         }
         StartAt::Timestamp(ts) => match position_at(&opts, *ts).await {
@@ -446,6 +436,16 @@ async fn start_position_check(p: &Project, checkpoint: Option<&Position>) -> Che
             "",
         ),
     }
+}
+
+/// The warning when the binary logs cannot be listed (the start position goes unchecked).
+fn unlisted_binlogs(name: &str, e: impl std::fmt::Display) -> Check {
+    check(
+        name,
+        Outcome::Warn,
+        format!("cannot list the binary logs: {e}"),
+        "grant BINLOG MONITOR / REPLICATION CLIENT",
+    )
 }
 
 /// The server-id check alone (a new connection), for waiting until a just-stopped stream of the

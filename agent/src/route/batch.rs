@@ -13,7 +13,7 @@ use obsync_sdk::{
     TableSchema, Value,
 };
 
-use super::{RouteError, RouteTarget, key_indexes, sharding_indexes, sharding_key};
+use super::{RouteError, RouteTarget, column_indexes, key_indexes, sharding_indexes, sharding_key};
 use crate::config::KeyChange;
 use crate::filter::{BoundFilter, FilterColumn, collation_is_case_insensitive};
 use crate::schema::SourceTable;
@@ -76,17 +76,7 @@ fn shape(
     let keep: Vec<usize> = if target.columns.is_empty() {
         (0..table.columns.len()).collect()
     } else {
-        target
-            .columns
-            .iter()
-            .map(|name| {
-                table
-                    .columns
-                    .iter()
-                    .position(|c| &c.name == name)
-                    .ok_or_else(|| missing(name))
-            })
-            .collect::<Result<_, _>>()?
+        column_indexes(table, &target.columns)?
     };
     if let Some(old) = target
         .column_renames

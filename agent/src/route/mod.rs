@@ -165,30 +165,33 @@ pub fn sharding_indexes(
     target: &RouteTarget,
     unique_key: Option<&[String]>,
 ) -> Result<Vec<usize>, RouteError> {
-    let by_name = |names: &[String]| -> Result<Vec<usize>, RouteError> {
-        names
-            .iter()
-            .map(|name| {
-                table
-                    .columns
-                    .iter()
-                    .position(|c| &c.name == name)
-                    .ok_or_else(|| RouteError::MissingColumn {
-                        database: table.database.clone(),
-                        table: table.table.clone(),
-                        column: name.clone(),
-                    })
-            })
-            .collect()
-    };
     if !target.sharding_columns.is_empty() {
-        return by_name(&target.sharding_columns);
+        return column_indexes(table, &target.sharding_columns);
     }
     let key = key_indexes(table, unique_key);
     if !key.is_empty() {
         return Ok(key);
     }
     Ok((0..table.columns.len()).collect())
+}
+
+/// Returns the indexes of the named columns of `table`, in the order named; a name the table
+/// does not have is an error naming it.
+pub fn column_indexes(table: &SourceTable, names: &[String]) -> Result<Vec<usize>, RouteError> {
+    names
+        .iter()
+        .map(|name| {
+            table
+                .columns
+                .iter()
+                .position(|c| &c.name == name)
+                .ok_or_else(|| RouteError::MissingColumn {
+                    database: table.database.clone(),
+                    table: table.table.clone(),
+                    column: name.clone(),
+                })
+        })
+        .collect()
 }
 
 /// Returns the column indexes of the key that identifies a row of `table`: the primary key,

@@ -74,13 +74,6 @@ impl ProjectError {
     }
 }
 
-impl RunError {
-    /// Every error of the agent as a whole ends the agent.
-    pub fn policy(&self) -> ErrorPolicy {
-        ErrorPolicy::Fatal
-    }
-}
-
 /// Why `run` failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

@@ -17,7 +17,7 @@ use crate::checkpoint::CheckpointStore;
 use crate::config::ModuleLimitsConfig;
 use crate::config::{Project, ProjectConfig};
 use crate::filter::FilterColumn;
-use crate::precheck::{Findings, StartCatalog};
+use crate::precheck::{Columns, Findings, StartCatalog};
 use crate::route::{Router, Sequencer};
 use crate::sink::{Acked, MessageSettings, RocketMqSink};
 use crate::source::{Flavor, SourceOptions};
@@ -85,11 +85,12 @@ impl ProjectRunner {
                     .flavor(&mut conn)
                     .await
                     .map_err(|e| start_err("source", e.to_string()))?;
-                let c = StartCatalog::read(&mut conn, flavor, project, &databases)
-                    .await
-                    .map_err(|e| {
-                        start_err("source", format!("cannot read the source catalog: {e}"))
-                    })?;
+                let c =
+                    StartCatalog::read(&mut conn, flavor, project, &databases, Columns::Filtered)
+                        .await
+                        .map_err(|e| {
+                            start_err("source", format!("cannot read the source catalog: {e}"))
+                        })?;
                 let _ = conn.disconnect().await;
                 c
             }
@@ -150,7 +151,7 @@ impl ProjectRunner {
                 let format = load_module(
                     engine,
                     &file,
-                    &config.options.format,
+                    project.format.as_str(),
                     config.options.format_limits,
                     ModuleKind::Format,
                 )
